@@ -1,0 +1,33 @@
+# The two commands: `make demo` (train, evaluate and plot on the embedded default dataset)
+# and `make test`. Both create .venv from a fresh clone when it is missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test test-slow demo lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+demo: $(STAMP)
+	$(PY) -m inception_v4.demo
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks examples
+
+bench: $(STAMP)
+	$(PY) -m inception_v4 bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info
