@@ -1,0 +1,213 @@
+"""Networks are data: a table of stages (one per schema figure) and one generic builder.
+
+A :class:`NetSpec` is the table of a schema figure (Fig. 9, Fig. 15): each :class:`Stage` row
+names the block figure, how often it repeats, the channel counts as printed and the output
+shape the figure declares for a 299×299 input. :class:`Network` turns any table into a
+module with ``stem`` → ``stages`` → ``head`` and the timm-style API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..layers import ConvBN
+from .heads import AuxHead, ClassifierHead, EmbeddingHead
+
+MIN_INPUT_SIZE = 75  # smallest square input for which every stride-2 VALID op has room
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of a schema table: ``repeats`` copies of ``block`` built from ``channels``."""
+
+    figure: str
+    block: type[nn.Module]
+    repeats: int
+    channels: tuple
+    out: tuple[int, int]  # declared (grid, channels) at 299×299 input
+    scale: float | None = None  # residual scale of Fig. 20; None for blocks without residual
+    activate: bool = True  # ReLU after the residual sum
+    aux: bool = False  # the auxiliary head reads this stage's output
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """The table of one network plus what its head and preprocessing look like."""
+
+    name: str
+    stages: tuple[Stage, ...]
+    head: str = "classifier"  # or "embedding" (FaceNet)
+    num_classes: int = 1000
+    bn_scale: bool = True
+    input_size: int = 299
+    pretrained_cfg: dict[str, Any] = field(default_factory=dict)
+
+
+def scale_width(channels: Any, width: float) -> Any:
+    """Multiply every channel literal in a (nested) tuple; multiples of 8, never below 8."""
+    if isinstance(channels, tuple):
+        return tuple(scale_width(c, width) for c in channels)
+    if width == 1.0:
+        return channels
+    return max(8, int(round(channels * width / 8)) * 8)
+
+
+def transform_spec(spec: NetSpec, width: float = 1.0, depth: float = 1.0,
+                   residual_scale: float | None = None) -> NetSpec:
+    """The same table, narrower/wider (``width``), shallower/deeper (``depth``, applied to
+    rows that repeat), or with another residual scale (not the unscaled final block)."""
+    if width <= 0 or depth <= 0:
+        raise ValueError(f"width and depth must be positive, got width={width}, depth={depth}")
+    rows = []
+    for s in spec.stages:
+        repeats = max(1, int(round(s.repeats * depth))) if s.repeats > 1 else s.repeats
+        scale = s.scale
+        if residual_scale is not None and s.scale is not None and s.activate:
+            scale = residual_scale
+        rows.append(dataclasses.replace(
+            s, channels=scale_width(s.channels, width), repeats=repeats, scale=scale))
+    return dataclasses.replace(spec, stages=tuple(rows))
+
+
+def build_stage(row: Stage, in_ch: int, residual: bool) -> nn.Sequential:
+    """``row.repeats`` blocks in a row; residual blocks get the row's scale and activation."""
+    blocks = []
+    for _ in range(row.repeats):
+        if row.scale is None:
+            block = row.block(in_ch, row.channels)
+        else:
+            block = row.block(in_ch, row.channels, scale=row.scale,
+                              activate=row.activate, residual=residual)
+        blocks.append(block)
+        in_ch = block.out_channels
+    return nn.Sequential(*blocks)
+
+
+def _remove_bn_scale(module: nn.Module) -> None:
+    """Swap every BatchNorm2d for one without learned scale (TF-slim ``scale=False``)."""
+    from ..layers import ShiftBatchNorm2d
+
+    for m in module.modules():
+        if isinstance(m, ConvBN) and isinstance(m.bn, nn.BatchNorm2d) and m.bn.affine:
+            m.bn = ShiftBatchNorm2d(m.bn.num_features)
+
+
+class FeatureInfo(list):
+    """timm-style ``feature_info``: dicts with ``num_chs``, ``reduction``, ``module``."""
+
+    def channels(self) -> list[int]:
+        return [f["num_chs"] for f in self]
+
+    def reduction(self) -> list[int]:
+        return [f["reduction"] for f in self]
+
+    def module_name(self) -> list[str]:
+        return [f["module"] for f in self]
+
+
+class Network(nn.Module):
+    """stem → stages → head, built from a :class:`NetSpec`."""
+
+    def __init__(self, spec: NetSpec, num_classes: int, in_chans: int = 3,
+                 drop_rate: float = 0.2, aux_logits: bool = False, residual: bool = True) -> None:
+        super().__init__()
+        self.spec, self.in_chans = spec, in_chans
+        self.stem = spec.stages[0].block(in_chans, spec.stages[0].channels)
+        stages, ch = [], self.stem.out_channels
+        for row in spec.stages[1:]:
+            stages.append(build_stage(row, ch, residual))
+            ch = stages[-1][-1].out_channels
+        self.stages = nn.Sequential(*stages)
+        self.num_features = ch
+        self.head = self._build_head(num_classes, drop_rate)
+        aux_idx = [i for i, r in enumerate(spec.stages[1:]) if r.aux]
+        self.aux_stage = aux_idx[0] if aux_idx else None
+        self.aux_head = None
+        if aux_logits and self.aux_stage is not None:
+            aux_ch = self.stages[self.aux_stage][-1].out_channels
+            self.aux_head = AuxHead(aux_ch, num_classes)
+        if not spec.bn_scale:
+            _remove_bn_scale(self)
+        self.feature_info = self._feature_info()
+
+    def _build_head(self, num_classes: int, drop_rate: float) -> nn.Module:
+        if self.spec.head == "embedding":
+            return EmbeddingHead(self.num_features, num_classes, drop_rate)
+        return ClassifierHead(self.num_features, num_classes, drop_rate)
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.num_classes
+
+    def named_layers(self) -> list[tuple[str, nn.Module]]:
+        """Stem parts and stages in order: the points features can be taken from."""
+        layers = [(f"stem.{n}", m) for n, m in self.stem.named_children()]
+        return layers + [(f"stages.{i}", m) for i, m in enumerate(self.stages)]
+
+    def _feature_info(self) -> FeatureInfo:
+        """The last layer at each reduction 2, 4, 8, 16, 32."""
+        last: dict[int, dict] = {}
+        reduction = 1
+        for name, m in self.named_layers():
+            block = m[-1] if isinstance(m, nn.Sequential) else m
+            reduction *= int(getattr(m[0] if isinstance(m, nn.Sequential) else m, "stride", 1))
+            ch = getattr(block, "out_channels", None)
+            if ch is None:  # a bare pool keeps the channels it gets
+                ch = prev_ch
+            prev_ch = ch
+            last[reduction] = {"num_chs": ch, "reduction": reduction, "module": name}
+        return FeatureInfo(last[r] for r in sorted(last) if r > 1)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Fail early, saying what is wrong, on inputs the network cannot take."""
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise ValueError(f"input x must be a 4-d tensor (N, C, H, W), got "
+                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)}")
+        if x.shape[1] != self.in_chans:
+            raise ValueError(f"input x has {x.shape[1]} channels, the model expects "
+                             f"in_chans={self.in_chans}")
+        if x.shape[0] == 0:
+            raise ValueError("input x is an empty batch (N=0); pass at least one image")
+        if min(x.shape[-2:]) < MIN_INPUT_SIZE:
+            raise ValueError(f"input x is {x.shape[-2]}×{x.shape[-1]}; {self.spec.name} needs at "
+                             f"least {MIN_INPUT_SIZE}×{MIN_INPUT_SIZE} (default "
+                             f"{self.spec.input_size}×{self.spec.input_size})")
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map before the average pool (N × num_features × 8 × 8 at 299)."""
+        return self._forward_body(x)[0]
+
+    def _forward_body(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        self.check_input(x)
+        x, aux_in = self.stem(x), None
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i == self.aux_stage:
+                aux_in = x
+        return x, aux_in
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits; in training mode with ``aux_logits=True``, ``(logits, aux_logits)``."""
+        feats, aux_in = self._forward_body(x)
+        logits = self.forward_head(feats)
+        if self.aux_head is not None and self.training:
+            return logits, self.aux_head(aux_in)
+        return logits
+
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new, freshly initialised classifier (and auxiliary classifier) for ``num_classes``."""
+        self.head.reset(num_classes)
+        if self.aux_head is not None:
+            self.aux_head.reset(num_classes)
