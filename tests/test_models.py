@@ -67,7 +67,7 @@ def test_stage_shapes_match_table_rows_at_299(name: str) -> None:
 def test_stage_shapes_at_minimum_input(name: str) -> None:
     spec = get_spec(name)
     rows = stage_table(create_model(name), MIN_INPUT_SIZE)
-    expected = [(s.out[1], g, g) for s, g in zip(spec.stages, GRID_AT_75[name])]
+    expected = [(s.out[1], g, g) for s, g in zip(spec.stages, GRID_AT_75[name], strict=True)]
     assert [r.actual for r in rows] == expected
 
 

@@ -79,7 +79,7 @@ def stage_table(model: Network, image_size: int = 299) -> list[StageRow]:
     model.eval()
     rows, parts = [], [("stem", model.stem)] + [
         (f"stages.{i}", s) for i, s in enumerate(model.stages)]
-    for row, (key, part) in zip(model.spec.stages, parts):
+    for row, (key, part) in zip(model.spec.stages, parts, strict=True):
         x = part(x)
         declared = (row.out[1], row.out[0], row.out[0]) if image_size == 299 else None
         rows.append(StageRow(row.figure, row.block.__name__, row.repeats, declared,

@@ -153,14 +153,11 @@ class Network(nn.Module):
     def _feature_info(self) -> FeatureInfo:
         """The last layer at each reduction 2, 4, 8, 16, 32."""
         last: dict[int, dict] = {}
-        reduction = 1
+        reduction, ch = 1, self.in_chans
         for name, m in self.named_layers():
-            block = m[-1] if isinstance(m, nn.Sequential) else m
-            reduction *= int(getattr(m[0] if isinstance(m, nn.Sequential) else m, "stride", 1))
-            ch = getattr(block, "out_channels", None)
-            if ch is None:  # a bare pool keeps the channels it gets
-                ch = prev_ch
-            prev_ch = ch
+            first, block = (m[0], m[-1]) if isinstance(m, nn.Sequential) else (m, m)
+            reduction *= int(getattr(first, "stride", 1))
+            ch = getattr(block, "out_channels", ch)  # a bare pool keeps its input channels
             last[reduction] = {"num_chs": ch, "reduction": reduction, "module": name}
         return FeatureInfo(last[r] for r in sorted(last) if r > 1)
 
