@@ -1,0 +1,16 @@
+"""Datasets (class folders, tars, embedded), Inception preprocessing and loaders."""
+
+from .dataset import ImageDataset, open_dataset
+from .images import MAX_PIXELS, BadImageError, decode_image
+from .loader import build_loader, collate_skipping
+from .splits import held_out
+from .transforms import (
+    create_transform,
+    eval_transform,
+    resolve_data_config,
+    train_transform,
+)
+
+__all__ = ["MAX_PIXELS", "BadImageError", "ImageDataset", "build_loader",
+           "collate_skipping", "create_transform", "decode_image", "eval_transform", "held_out",
+           "open_dataset", "resolve_data_config", "train_transform"]

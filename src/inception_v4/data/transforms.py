@@ -1,0 +1,177 @@
+"""Inception preprocessing (architecture.md §9) as torchvision transforms.
+
+Train (slim ``preprocess_for_train``, fast mode): random crop of 8-100 % of the area with aspect
+3/4-4/3 resized (bilinear) to the output size (torchvision's ``RandomResizedCrop``: after 10
+failed draws it falls back to a central crop, where slim takes the whole image), random
+horizontal flip, brightness shift ±32/255 (additive, as ``tf.image.random_brightness``), clip,
+then saturation × [0.5, 1.5] (torchvision blends with the grey image; TF scales HSV
+saturation), clip to [0, 1], then (x - 0.5) / 0.5 = [-1, 1].
+
+Eval (slim ``preprocess_for_eval``): keep the central ``crop_pct`` of EACH side, exactly as
+``tf.image.central_crop`` (offset ``int((n - n * crop_pct) / 2)``, size ``n - 2 * offset``),
+then resize that box to the output size without keeping the aspect ratio (squash), with
+Pillow's filter (which antialiases when shrinking, unlike TF). Images smaller than the output
+are resized up. Then mean/std normalisation, or FaceNet's per-image standardisation.
+
+Each transform carries ``draft_size``: the dataset may decode a large JPEG at reduced DCT scale
+as long as both sides stay at least that big (eval: output / crop_pct, so the crop is never
+upsampled from a reduced decode; train: the output size).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch
+from PIL import Image
+from torchvision import transforms
+from torchvision.transforms import InterpolationMode
+
+INCEPTION_MEAN = (0.5, 0.5, 0.5)
+INCEPTION_STD = (0.5, 0.5, 0.5)
+NORMALIZE_MODES = ("mean_std", "per_image")
+INTERPOLATIONS = {
+    "nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC, "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING, "lanczos": Image.Resampling.LANCZOS,
+}
+DEFAULT_CFG = {"input_size": (3, 299, 299), "crop_pct": 0.875, "interpolation": "bilinear",
+               "mean": INCEPTION_MEAN, "std": INCEPTION_STD, "normalize": "mean_std"}
+
+
+def _size(image_size: int | Sequence[int]) -> tuple[int, int]:
+    """``(height, width)`` from an int or a pair."""
+    h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    if h < 1 or w < 1:
+        raise ValueError(f"image_size must be positive, got {image_size}")
+    return int(h), int(w)
+
+
+def central_box(width: int, height: int, fraction: float) -> tuple[int, int, int, int]:
+    """``(left, top, right, bottom)`` of ``tf.image.central_crop(fraction)``."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"crop_pct must be in (0, 1], got {fraction}")
+    left, top = int((width - width * fraction) / 2), int((height - height * fraction) / 2)
+    return left, top, width - left, height - top
+
+
+class CentralCropResize:
+    """Central ``fraction`` of each side, resized (squashed) to ``(height, width)``."""
+
+    def __init__(self, size: tuple[int, int], fraction: float, interpolation: str) -> None:
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f"unknown interpolation {interpolation!r}; choose one of "
+                             f"{', '.join(INTERPOLATIONS)}")
+        central_box(1, 1, fraction)  # validates the fraction
+        self.size, self.fraction, self.interpolation = size, fraction, interpolation
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        box = central_box(*image.size, self.fraction)
+        height, width = self.size
+        return image.resize((width, height), INTERPOLATIONS[self.interpolation], box=box)
+
+    def __repr__(self) -> str:
+        return (f"CentralCropResize(size={self.size}, fraction={self.fraction}, "
+                f"interpolation={self.interpolation!r})")
+
+
+class RandomBrightnessShift:
+    """Add one uniform value in [-max_delta, max_delta] to a [0, 1] tensor, then clip."""
+
+    def __init__(self, max_delta: float) -> None:
+        self.max_delta = max_delta
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        delta = (torch.rand(()).item() * 2.0 - 1.0) * self.max_delta
+        return (x + delta).clamp_(0.0, 1.0)
+
+    def __repr__(self) -> str:
+        return f"RandomBrightnessShift(max_delta={self.max_delta:.6f})"
+
+
+class PerImageStandardize:
+    """FaceNet ``prewhiten`` on 0-255 pixels: ``(x - mean) / max(std, 1 / sqrt(n))``."""
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x * 255.0
+        floor = 1.0 / math.sqrt(x.numel())
+        return (x - x.mean()) / x.std(correction=0).clamp(min=floor)
+
+    def __repr__(self) -> str:
+        return "PerImageStandardize()"
+
+
+def _normalize(normalize: str, mean: Sequence[float] | None, std: Sequence[float] | None):  # noqa: ANN202
+    if normalize == "per_image":
+        return PerImageStandardize()
+    if normalize != "mean_std":
+        raise ValueError(f"unknown normalize {normalize!r}; choose one of "
+                         f"{', '.join(NORMALIZE_MODES)}")
+    if mean is None or std is None:
+        raise ValueError("normalize='mean_std' needs mean and std")
+    return transforms.Normalize(tuple(mean), tuple(std))
+
+
+def train_transform(image_size: int | Sequence[int], *,
+                    mean: Sequence[float] | None = INCEPTION_MEAN,
+                    std: Sequence[float] | None = INCEPTION_STD,
+                    normalize: str = "mean_std") -> transforms.Compose:
+    """Inception training preprocessing (module docstring); output ``3 × H × W``."""
+    size = _size(image_size)
+    pipeline = transforms.Compose([
+        transforms.RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                                     interpolation=InterpolationMode.BILINEAR, antialias=True),
+        transforms.RandomHorizontalFlip(),
+        transforms.ToTensor(),
+        RandomBrightnessShift(32.0 / 255.0),
+        transforms.ColorJitter(saturation=(0.5, 1.5)),
+        _normalize(normalize, mean, std),
+    ])
+    pipeline.draft_size = max(size)
+    return pipeline
+
+
+def eval_transform(image_size: int | Sequence[int], crop_pct: float = 0.875,
+                   interpolation: str = "bilinear", mean: Sequence[float] | None = INCEPTION_MEAN,
+                   std: Sequence[float] | None = INCEPTION_STD, *,
+                   normalize: str = "mean_std") -> transforms.Compose:
+    """slim evaluation preprocessing: central ``crop_pct`` of each side, squash-resize."""
+    size = _size(image_size)
+    pipeline = transforms.Compose([
+        CentralCropResize(size, crop_pct, interpolation),
+        transforms.ToTensor(),
+        _normalize(normalize, mean, std),
+    ])
+    pipeline.draft_size = math.ceil(max(size) / crop_pct)
+    return pipeline
+
+
+def resolve_data_config(model_or_cfg: object) -> dict:
+    """The model's ``pretrained_cfg`` (or the given dict) over ``DEFAULT_CFG``."""
+    if isinstance(model_or_cfg, Mapping):
+        cfg = model_or_cfg
+    else:
+        cfg = getattr(model_or_cfg, "pretrained_cfg", None)
+        if not isinstance(cfg, Mapping):
+            raise ValueError(f"expected a model with a pretrained_cfg dict or a config dict, "
+                             f"got {type(model_or_cfg).__name__}")
+    out = {**DEFAULT_CFG, **{k: v for k, v in cfg.items() if k in DEFAULT_CFG}}
+    out["normalize"] = out["normalize"] or "mean_std"
+    return out
+
+
+def create_transform(model_or_cfg: object, training: bool = False) -> transforms.Compose:
+    """Train or eval transform from a model's ``pretrained_cfg`` or a cfg dict (timm style).
+
+    Reads ``input_size`` (C, H, W), ``crop_pct``, ``interpolation``, ``mean``, ``std`` and
+    ``normalize`` ("per_image" = FaceNet standardisation); missing keys take ``DEFAULT_CFG``.
+    Training always uses the Inception train geometry (bilinear), with the cfg's normalisation.
+    """
+    cfg = resolve_data_config(model_or_cfg)
+    size = tuple(cfg["input_size"])[-2:]
+    if training:
+        return train_transform(size, mean=cfg["mean"], std=cfg["std"],
+                               normalize=cfg["normalize"])
+    return eval_transform(size, cfg["crop_pct"], cfg["interpolation"], cfg["mean"], cfg["std"],
+                          normalize=cfg["normalize"])
