@@ -13,6 +13,11 @@ import sys
 # Modules providing ``register(subparsers)``, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "inception_v4.models.commands",
+    "inception_v4.train.commands",
+    "inception_v4.weights.commands",
+    "inception_v4.evaluate.commands",
+    "inception_v4.export",
+    "inception_v4.experiments.commands",
 )
 
 

@@ -1,0 +1,185 @@
+"""``inception-v4 evaluate``, ``inception-v4 ensemble`` and ``inception-v4 predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .loading import class_names, load_for_eval
+from .loop import collect_predictions, summarize_predictions, view_config
+from .predict import predict
+from .views import CROP_COUNTS, crop_definition, views
+
+WEIGHTS_HELP = ("our folder (config.json + model.safetensors), a training checkpoint (.pt) or "
+                "its run folder, or any file/timm:NAME create_model(pretrained=...) reads")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="top-1/top-5 error at 1, 12 or 144 crops (Tables 2-4)")
+    p.add_argument("--model", default=None,
+                   help="registry name (default: the one the weights' config names)")
+    p.add_argument("--weights", required=True, metavar="W", help=WEIGHTS_HELP)
+    _add_run_args(p)
+    p.set_defaults(func=run_evaluate)
+    p = sub.add_parser("ensemble", help="average several models' probabilities (Table 5)")
+    p.add_argument("--member", action="append", required=True, metavar="[NAME=]W",
+                   help="one member (repeat): registry name = weights, or weights alone when "
+                        "they carry their config")
+    _add_run_args(p)
+    p.set_defaults(func=run_ensemble)
+    p = sub.add_parser("predict", help="top-k classes of images")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--model", default=None, help="registry name (default: from the weights)")
+    p.add_argument("--weights", required=True, metavar="W", help=WEIGHTS_HELP)
+    p.add_argument("--ema", action="store_true", help="a checkpoint's averaged weights")
+    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--crops", type=int, choices=CROP_COUNTS, default=1)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--json", default=None, metavar="OUT", help="also write the results here")
+    p.set_defaults(func=run_predict)
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True,
+                   help="dataset (any form open_dataset accepts); its val split is evaluated")
+    p.add_argument("--crops", type=int, choices=CROP_COUNTS, default=1,
+                   help="1: central crop; 12: one scale, centre square, 6 crops + mirrors; "
+                        "144: GoogLeNet's 4 scales x 3 squares x 6 crops x 2")
+    p.add_argument("--ema", action="store_true",
+                   help="use a training checkpoint's averaged weights (the paper evaluates "
+                        "the running average)")
+    p.add_argument("--blacklist", default=None, metavar="FILE",
+                   help="ILSVRC-2014 blacklist (one 1-based val index per line): also report "
+                        "the non-blacklisted subset")
+    p.add_argument("--batch-size", type=int, default=32, help="views per forward pass")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                   help="image decoding processes (0: in the main process)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="evaluate N images evenly spaced over the set (quick checks)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable images (listed in the output) instead of stopping")
+    p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
+    p.add_argument("--report", default=None, metavar="DIR",
+                   help="failure analysis: per-class accuracy, confusions, worst images")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available here; use --device cpu")
+    return torch.device(name)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    model, info = load_for_eval(args.model, args.weights, ema=args.ema,
+                                device=resolve_device(args.device))
+    header = {"model": info["model"], "weights": info["weights"], "ema": args.ema}
+    return _evaluate_and_print(args, [model], header)
+
+
+def parse_member(spec: str) -> tuple[str | None, str]:
+    """``NAME=W`` → (NAME, W) when NAME is a registry name; otherwise (None, spec)."""
+    from ..models import list_models
+
+    name, sep, rest = spec.partition("=")
+    if sep and name in list_models():
+        return name, rest
+    if sep and "/" not in name and not Path(spec).exists():
+        raise ValueError(f"--member {spec}: {name!r} is not a model name; use NAME=W with NAME "
+                         f"one of {', '.join(list_models())}, or W alone")
+    return None, spec
+
+
+def run_ensemble(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    models, members = [], []
+    for spec in args.member:
+        name, weights = parse_member(spec)
+        model, info = load_for_eval(name, weights, ema=args.ema, device=device)
+        models.append(model)
+        members.append({"model": info["model"], "weights": info["weights"]})
+    header = {"model": f"ensemble of {len(models)}", "members": members, "ema": args.ema,
+              "rule": "arithmetic mean of softmax probabilities over crops, then members"}
+    return _evaluate_and_print(args, models, header)
+
+
+def _evaluate_and_print(args: argparse.Namespace, models: list[nn.Module],
+                        header: dict[str, Any]) -> int:
+    from ..data import open_dataset
+
+    dataset = open_dataset(args.data, "val")
+    pred = collect_predictions(models, dataset, args.crops, batch_size=args.batch_size,
+                               skip_bad=args.skip_bad, limit=args.limit, workers=args.workers,
+                               progress=sys.stderr.isatty())
+    result = {**header, "data": str(args.data), "images_total": len(dataset),
+              **summarize_predictions(pred, args.crops, dataset, args.blacklist)}
+    if args.blacklist:
+        result["blacklist"] = str(args.blacklist)
+    if args.report:
+        from .report import write_report
+
+        result["report"] = write_report(pred, dataset, args.report)
+    print_table(result)
+    for name in result["skipped"]:
+        print(f"skipped unreadable image: {name}", file=sys.stderr)
+    if args.json:
+        _write_json(args.json, result)
+    return 0
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(f"{result['model']}: {result['crop_definition']}")
+    print(f"{'set':18s} {'images':>8s} {'top-1 err':>10s} {'top-5 err':>10s} "
+          f"{'top-1 acc':>10s} {'top-5 acc':>10s}")
+    rows = [("all", result)]
+    if "subset" in result:
+        rows.append((result["subset"]["name"], result["subset"]))
+    for label, r in rows:
+        if not r.get("images"):
+            print(f"{label:18s} {0:>8d}")
+            continue
+        print(f"{label:18s} {r['images']:>8d} {r['top1_err']:>10.2f} {r['top5_err']:>10.2f} "
+              f"{r['top1_acc']:>10.2f} {r['top5_acc']:>10.2f}")
+    print(f"{result['seconds']:.1f} s, {result['images_per_s']:.1f} images/s")
+
+
+def _write_json(path: str, obj: Any) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ..data import decode_image
+
+    if args.topk < 1:
+        raise ValueError(f"--topk must be >= 1, got {args.topk}")
+    model, info = load_for_eval(args.model, args.weights, ema=args.ema,
+                                device=resolve_device(args.device))
+    names = class_names(model.num_classes, info["classes"])
+    cfg, out = view_config(model), []
+    for path in args.images:
+        image = decode_image(Path(path).read_bytes(), path)
+        probs = predict(model, views(image, args.crops, **cfg))
+        top = probs.topk(min(args.topk, len(probs)))
+        rows = [{"class": int(c), "name": names[int(c)], "probability": float(p)}
+                for p, c in zip(top.values, top.indices, strict=True)]
+        print(path)
+        for rank, r in enumerate(rows, start=1):
+            print(f"  {rank}. {r['name']} ({r['class']})  {r['probability']:.4f}")
+        out.append({"image": path, "top": rows})
+    if args.json:
+        _write_json(args.json, {"model": info["model"], "weights": info["weights"],
+                                "crops": args.crops, "crop_definition":
+                                crop_definition(args.crops), "predictions": out})
+    return 0

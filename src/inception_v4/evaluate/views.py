@@ -1,0 +1,193 @@
+"""The crops ("views") one image is classified from: 1, 12 or 144 (the paper's Tables 2-5).
+
+* 1 crop: the central ``crop_pct`` of each side (TF-slim ``central_crop``: the same offset is
+  cut from both ends of a side), resized to ``image_size``×``image_size`` without keeping the
+  aspect ratio. This is the data package's ``eval_transform``, pixel for pixel.
+* 144 crops, as GoogLeNet defined them (Szegedy et al. 2014, the paper's reference [14]):
+  the shorter side resized to 256, 288, 320 and 352 pixels scaled by ``image_size / 224``
+  (342, 384, 427, 470 for 299), the left, centre and right (top, centre and bottom for a
+  portrait image) square of that side, and per square the 4 corner crops and the centre crop
+  of ``image_size`` plus the whole square resized to ``image_size``, each with its mirror:
+  4 scales × 3 squares × 6 crops × 2 = 144.
+* 12 crops (the paper cites [14] without defining them; our choice): the smallest of those
+  scales (shorter side 256·S/224, which is S/0.875, the single crop's scale), its centre
+  square, and that square's 6 crops with their mirrors: 6 × 2 = 12.
+
+Views are ordered scale, square, crop (top-left, top-right, bottom-left, bottom-right,
+centre, whole), mirror (as is, mirrored): :func:`view_layout` names them in that order.
+A side shorter than the crop is upscaled first, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from PIL import Image
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional as F
+
+GOOGLENET_SCALES = (256, 288, 320, 352)  # shorter side at 224 input, reference [14]
+SQUARES = ("first", "centre", "last")  # left/centre/right or top/centre/bottom
+CROPS = ("top_left", "top_right", "bottom_left", "bottom_right", "centre", "whole")
+CROP_COUNTS = (1, 12, 144)
+
+CROP_DEFINITIONS = {
+    1: "1 crop: central crop_pct of each side resized to image_size (TF-slim central_crop), "
+       "no mirror",
+    12: "12 crops: shorter side resized to 256*S/224; its centre square; 4 corner crops, "
+        "centre crop and the whole square resized to S, each with its mirror (1 x 1 x 6 x 2)",
+    144: "144 crops (GoogLeNet): shorter side resized to 256, 288, 320, 352 (*S/224); left, "
+         "centre, right (top, centre, bottom) squares; 4 corner crops, centre crop and the "
+         "whole square resized to S, each with its mirror (4 x 3 x 6 x 2)",
+}
+
+ImageLike = Image.Image | torch.Tensor
+
+
+def crop_definition(crops: int) -> str:
+    """One line saying what ``crops`` views are (for docs and JSON output)."""
+    _check_crops(crops)
+    return CROP_DEFINITIONS[crops]
+
+
+def view_layout(crops: int) -> list[tuple[int, str, str, bool]]:
+    """``(shorter side at 224, square, crop, mirrored)`` of each view, in :func:`views` order."""
+    _check_crops(crops)
+    if crops == 1:
+        return [(0, "centre", "central", False)]
+    scales = GOOGLENET_SCALES[:1] if crops == 12 else GOOGLENET_SCALES
+    squares = ("centre",) if crops == 12 else SQUARES
+    return [(b, q, c, m) for b in scales for q in squares for c in CROPS for m in (False, True)]
+
+
+def views(
+    image: ImageLike,
+    crops: int = 1,
+    *,
+    image_size: int = 299,
+    crop_pct: float = 0.875,
+    interpolation: str = "bilinear",
+    mean: Sequence[float] | None = (0.5, 0.5, 0.5),
+    std: Sequence[float] | None = (0.5, 0.5, 0.5),
+) -> torch.Tensor:
+    """The ``crops`` views of ``image`` as a float tensor ``V × C × image_size × image_size``.
+
+    ``image`` is a PIL image or a ``C × H × W`` tensor (uint8 0-255 or float 0-1). ``mean`` /
+    ``std`` normalise each channel; ``None`` for both standardises each view on its own
+    (FaceNet's "prewhiten" on 0-255 values). See the module docstring for the crop definitions.
+    """
+    _check_crops(crops)
+    if image_size < 1 or not 0.0 < crop_pct <= 1.0:
+        raise ValueError(f"need image_size >= 1 and 0 < crop_pct <= 1, got {image_size}, "
+                         f"{crop_pct}")
+    mode = _interpolation(interpolation)
+    if crops == 1:
+        out = [_central(image, crop_pct, image_size, mode)]
+    else:
+        scales = GOOGLENET_SCALES[:1] if crops == 12 else GOOGLENET_SCALES
+        squares = (1,) if crops == 12 else (0, 1, 2)
+        out = []
+        for base in scales:
+            scaled = _resize_shorter(image, round(base * image_size / 224), mode)
+            for q in squares:
+                for crop in _square_crops(_square(scaled, q), image_size, mode):
+                    out += [crop, F.horizontal_flip(crop)]
+    return _normalize(torch.stack(out), mean, std)
+
+
+def _check_crops(crops: int) -> None:
+    if crops not in CROP_COUNTS:
+        raise ValueError(f"crops must be one of {CROP_COUNTS}, got {crops!r}")
+
+
+def _interpolation(name: str) -> InterpolationMode:
+    try:
+        return InterpolationMode(name.lower())
+    except ValueError:
+        raise ValueError(f"unknown interpolation {name!r}; use bilinear, bicubic or "
+                         f"nearest") from None
+
+
+_PIL_FILTERS = {
+    InterpolationMode.NEAREST: Image.Resampling.NEAREST,
+    InterpolationMode.BILINEAR: Image.Resampling.BILINEAR,
+    InterpolationMode.BICUBIC: Image.Resampling.BICUBIC,
+    InterpolationMode.BOX: Image.Resampling.BOX,
+    InterpolationMode.HAMMING: Image.Resampling.HAMMING,
+    InterpolationMode.LANCZOS: Image.Resampling.LANCZOS,
+}
+
+
+def _size(image: ImageLike) -> tuple[int, int]:
+    """(height, width)."""
+    if isinstance(image, Image.Image):
+        return image.height, image.width
+    return int(image.shape[-2]), int(image.shape[-1])
+
+
+def _to_float(image: ImageLike) -> torch.Tensor:
+    """``C × H × W`` float in [0, 1] (a float tensor is taken as already scaled)."""
+    if isinstance(image, Image.Image):
+        image = F.pil_to_tensor(image.convert("RGB"))
+    if image.dtype == torch.uint8:
+        return image.float().div(255.0)
+    return image.float()
+
+
+def _resize(image: ImageLike, size: tuple[int, int], mode: InterpolationMode) -> ImageLike:
+    """Resize to (height, width); PIL images are resampled by Pillow, tensors by torch."""
+    if _size(image) == size:
+        return image
+    return F.resize(image, list(size), interpolation=mode, antialias=True)
+
+
+def _central(image: ImageLike, crop_pct: float, size: int,
+             mode: InterpolationMode) -> torch.Tensor:
+    """TF-slim ``central_crop(crop_pct)`` then resize to ``size``×``size``."""
+    h, w = _size(image)
+    top, left = int((h - h * crop_pct) / 2), int((w - w * crop_pct) / 2)
+    if isinstance(image, Image.Image):  # Pillow resamples the box in place (as eval_transform)
+        box = (left, top, w - left, h - top)
+        return _to_float(image.convert("RGB").resize((size, size), _PIL_FILTERS[mode], box=box))
+    box = F.crop(image, top, left, h - 2 * top, w - 2 * left)
+    return _to_float(_resize(box, (size, size), mode))
+
+
+def _resize_shorter(image: ImageLike, side: int, mode: InterpolationMode) -> ImageLike:
+    """Resize so the shorter side is ``side`` (up or down), keeping the aspect ratio."""
+    h, w = _size(image)
+    if h <= w:
+        return _resize(image, (side, max(side, round(w * side / h))), mode)
+    return _resize(image, (max(side, round(h * side / w)), side), mode)
+
+
+def _square(image: ImageLike, which: int) -> ImageLike:
+    """The first (left/top), centre or last (right/bottom) square of the longer side."""
+    h, w = _size(image)
+    side, extra = min(h, w), abs(h - w)
+    offset = (0, int(round(extra / 2.0)), extra)[which]
+    return F.crop(image, 0, offset, side, side) if w >= h else F.crop(image, offset, 0, side, side)
+
+
+def _square_crops(square: ImageLike, size: int, mode: InterpolationMode) -> list[torch.Tensor]:
+    """4 corners, centre (``size``×``size``) and the whole square resized to ``size``."""
+    side = _size(square)[0]
+    whole = _resize(square, (size, size), mode)
+    if side < size:  # cannot happen at the GoogLeNet scales; kept so no size is an error
+        square, side = whole, size
+    far, mid = side - size, int(round((side - size) / 2.0))
+    corners = [(0, 0), (0, far), (far, 0), (far, far), (mid, mid)]
+    return [_to_float(F.crop(square, t, l, size, size)) for t, l in corners] + [_to_float(whole)]
+
+
+def _normalize(x: torch.Tensor, mean: Sequence[float] | None,
+               std: Sequence[float] | None) -> torch.Tensor:
+    if mean is None or std is None:  # FaceNet "prewhiten" of each view, on 0-255 pixels
+        flat = x.flatten(1) * 255.0
+        floor = 1.0 / flat.shape[1] ** 0.5
+        scale = flat.std(dim=1, correction=0).clamp_min(floor)
+        return ((flat - flat.mean(dim=1, keepdim=True)) / scale[:, None]).view_as(x)
+    m = torch.tensor(mean, dtype=x.dtype)[:, None, None]
+    s = torch.tensor(std, dtype=x.dtype)[:, None, None]
+    return (x - m) / s

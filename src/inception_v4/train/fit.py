@@ -1,0 +1,282 @@
+"""``fit(config)``: open the data, build the run, train epoch by epoch, evaluate, record.
+
+Every epoch and at the end the raw and the averaged weights are evaluated on the val split
+(``eval.csv``), ``checkpoints/last.pt`` is written (and copied to ``best.pt`` when the better
+of the two top-1 errors improved) and ``curves.png`` is redrawn.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..data import ImageDataset, eval_transform, open_dataset, train_transform
+from ..models import MIN_INPUT_SIZE, create_model
+from . import checkpoint, distributed
+from .config import TrainConfig, to_dict
+from .distributed import Dist
+from .ema import ModelEma
+from .loaders import eval_loader, train_loader
+from .loop import Run, evaluate, train_step
+from .optim import build_optimizer
+from .progress import Progress, Window
+from .records import EVAL_COLUMNS, METRICS_COLUMNS, CsvLog, plot_curves, write_config_json
+from .schedule import config_learning_rate
+
+
+@dataclass
+class Io:
+    """What a run reads and writes besides its state: loaders, logs, progress."""
+
+    train: DataLoader
+    val: DataLoader
+    total_steps: int
+    progress: Progress
+    metrics: CsvLog | None = None
+    evals: CsvLog | None = None
+    window: Window = field(default_factory=Window)
+    saved_at: float = field(default_factory=time.monotonic)
+    skipped_per_epoch: list[int] = field(default_factory=list)
+    session_images: int = 0
+    session_seconds: float = 0.0
+
+
+def fit(config: TrainConfig, *, command: list[str] | None = None) -> dict:
+    """Train as ``config`` says; returns a summary (final errors, throughput, paths).
+
+    Under torchrun every rank calls this; only rank 0 writes files. Raises
+    ``loop.NonFiniteLoss`` (naming the step and the last good checkpoint) on a NaN loss.
+    """
+    d = distributed.setup(config.device)
+    try:
+        return _fit(config, d, command)
+    finally:
+        distributed.teardown(d)
+
+
+def _fit(config: TrainConfig, d: Dist, command: list[str] | None) -> dict:
+    started = time.monotonic()
+    train_ds, val_ds = open_splits(config)
+    per_rank = per_rank_batch(config, d)
+    loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers)
+    run = build_run(config, d, train_ds.num_classes, loader.sampler.steps_per_epoch())
+    resume = checkpoint.find_resume(config.resume, config.out)
+    if resume is not None:
+        changed = checkpoint.restore_run(run, resume)
+        note = f" (changed: {', '.join(changed)})" if changed else ""
+        _say(d, f"resuming from {resume} at step {run.step}, epoch {run.epoch}{note}")
+    run.model = wrap_model(run.net, config, d)
+    io = open_io(run, loader, val_ds, resume is not None)
+    if d.main:
+        write_config_json(Path(config.out), to_dict(config), command, {
+            "world_size": d.world, "device": str(d.device), "num_classes": train_ds.num_classes,
+            "classes": train_ds.classes, "train_images": len(train_ds), "val_images": len(val_ds),
+            "steps_per_epoch": run.steps_per_epoch, "per_rank_batch": per_rank,
+            "resumed_from": str(resume) if resume else None})
+    try:
+        stop = train_epochs(run, io)
+    finally:
+        io.progress.close()
+        for log in (io.metrics, io.evals):
+            if log is not None:
+                log.close()
+    return summary(run, io, stop, time.monotonic() - started)
+
+
+def open_splits(config: TrainConfig) -> tuple[ImageDataset, ImageDataset]:
+    """The train and val splits with Inception preprocessing at ``config.image_size``."""
+    if config.image_size < MIN_INPUT_SIZE:
+        raise ValueError(f"image_size {config.image_size} is below the networks' minimum "
+                         f"{MIN_INPUT_SIZE}; use --image-size {MIN_INPUT_SIZE} or more")
+    train = open_dataset(config.data, "train", seed=config.seed)
+    val = open_dataset(config.data, "val", seed=config.seed)
+    train.transform = train_transform(config.image_size)
+    val.transform = eval_transform(config.image_size)
+    if train.classes != val.classes:
+        raise ValueError(f"{config.data}: train and val have different classes "
+                         f"({train.num_classes} vs {val.num_classes})")
+    return train, val
+
+
+def per_rank_batch(config: TrainConfig, d: Dist) -> int:
+    if config.batch_size % d.world:
+        raise ValueError(f"--batch-size {config.batch_size} (global) does not split evenly "
+                         f"over {d.world} processes; use a multiple of {d.world}")
+    return config.batch_size // d.world
+
+
+def build_net(config: TrainConfig, num_classes: int, device: torch.device) -> nn.Module:
+    """The network of ``config`` with BN momentum ``bn_momentum``, seeded by ``seed``."""
+    torch.manual_seed(config.seed)
+    net = create_model(config.model, num_classes=num_classes, drop_rate=config.drop_rate,
+                       aux_logits=config.aux_logits, width=config.width, depth=config.depth,
+                       residual_scale=config.residual_scale, residual=config.residual)
+    for m in net.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = config.bn_momentum
+    net = net.to(device)
+    return net.to(memory_format=torch.channels_last) if config.channels_last else net
+
+
+def build_run(config: TrainConfig, d: Dist, num_classes: int, steps_per_epoch: int) -> Run:
+    net = build_net(config, num_classes, d.device)
+    if config.sync_bn and d.world > 1:
+        net = distributed.convert_sync_bn(net, d.device)
+    ema = ModelEma(net, config.ema_decay, config.ema_warmup) if config.ema_decay > 0 else None
+    scaler = torch.amp.GradScaler(d.device.type, enabled=config.amp == "fp16")
+    return Run(config, d, net, net, build_optimizer(net, config), scaler, ema, steps_per_epoch)
+
+
+def wrap_model(net: nn.Module, config: TrainConfig, d: Dist) -> nn.Module:
+    model = distributed.wrap(net, d)
+    return torch.compile(model) if config.compile else model
+
+
+def open_io(run: Run, loader: DataLoader, val_ds: ImageDataset, resumed: bool) -> Io:
+    cfg, d = run.config, run.dist
+    total = math.ceil(cfg.epochs * run.steps_per_epoch)
+    total = min(total, cfg.max_steps) if cfg.max_steps > 0 else total
+    val = eval_loader(val_ds, max(cfg.batch_size // d.world, 1), d.rank, d.world, cfg.seed,
+                      cfg.workers, cfg.eval_max_images)
+    io = Io(loader, val, total, Progress(d.main, total, run.step))
+    io.window.start_seconds = run.seconds
+    if d.main:
+        out = Path(cfg.out)
+        out.mkdir(parents=True, exist_ok=True)
+        keep = run.step if resumed else None
+        io.metrics = CsvLog(out / "metrics.csv", METRICS_COLUMNS, keep)
+        io.evals = CsvLog(out / "eval.csv", EVAL_COLUMNS, keep)
+    return io
+
+
+def train_epochs(run: Run, io: Io) -> str:
+    """Epochs until the schedule ends or a limit stops the run; returns why it stopped."""
+    while True:
+        stop = stop_reason(run, io) or train_one_epoch(run, io)
+        epoch_done = run.position >= run.steps_per_epoch
+        if epoch_done:
+            skipped = int(distributed.all_sum([float(run.skipped)], run.dist)[0])
+            io.skipped_per_epoch.append(skipped)
+            io.progress.message(f"epoch {run.epoch + 1} done: {skipped} unreadable training "
+                                f"images skipped")
+        if epoch_done or (stop and run.last_eval.get("step") != run.step):
+            evaluate_and_record(run, io)
+        if epoch_done:
+            run.epoch, run.position, run.skipped = run.epoch + 1, 0, 0
+        if stop:
+            return stop
+
+
+def train_one_epoch(run: Run, io: Io) -> str | None:
+    """Train from ``run.position`` to the end of epoch ``run.epoch``; log, evaluate and
+    checkpoint on the way. Returns why it stopped early, or None at the end of the epoch."""
+    io.train.sampler.set_epoch(run.epoch, run.position)
+    world = run.dist.world
+    tic = time.monotonic()
+    for images, labels, skipped in io.train:
+        run.position += 1
+        run.skipped += skipped
+        if images.numel() == 0:
+            continue
+        loss = train_step(run, images, labels)
+        elapsed = time.monotonic() - tic
+        run.seconds += elapsed
+        io.session_seconds += elapsed
+        io.session_images += len(labels) * world
+        io.window.add(loss, len(labels) * world)
+        after_step(run, io)
+        stop = stop_reason(run, io)
+        if stop:
+            return stop
+        tic = time.monotonic()
+    return None
+
+
+def after_step(run: Run, io: Io) -> None:
+    """Log every ``log_every`` steps; evaluate or checkpoint when due (not at an epoch end,
+    which the epoch loop handles)."""
+    cfg = run.config
+    io.progress.advance()
+    if run.step % cfg.log_every == 0:
+        log_metrics(run, io)
+    if run.position >= run.steps_per_epoch or run.step >= io.total_steps:
+        return
+    if cfg.eval_every_steps and run.step % cfg.eval_every_steps == 0:
+        evaluate_and_record(run, io)
+    elif _checkpoint_due(run, io):
+        checkpoint.save_run(run)
+        io.saved_at = time.monotonic()
+
+
+def _checkpoint_due(run: Run, io: Io) -> bool:
+    cfg = run.config
+    by_steps = cfg.checkpoint_every > 0 and run.step % cfg.checkpoint_every == 0
+    minutes = cfg.checkpoint_minutes
+    return by_steps or (minutes > 0 and time.monotonic() - io.saved_at >= 60 * minutes)
+
+
+def log_metrics(run: Run, io: Io) -> None:
+    loss, ips = io.window.close(run.seconds)
+    lr = config_learning_rate(run.config, (run.step - 1) / run.steps_per_epoch)
+    steps_per_s = run.step / max(run.seconds, 1e-9)
+    io.progress.log(run.step, run.fractional_epoch, loss, lr, ips, steps_per_s)
+    if io.metrics is not None:
+        io.metrics.write({"step": run.step, "epoch": run.fractional_epoch, "lr": lr,
+                          "loss": loss, "images_per_s": ips, "seconds": run.seconds})
+
+
+def stop_reason(run: Run, io: Io) -> str | None:
+    cfg = run.config
+    if run.step >= io.total_steps:
+        return "max_steps" if cfg.max_steps and run.step >= cfg.max_steps else "done"
+    if cfg.max_minutes > 0 and distributed.rank0_flag(run.seconds >= 60 * cfg.max_minutes,
+                                                        run.dist):
+        return "max_minutes"
+    return None
+
+
+def evaluate_and_record(run: Run, io: Io) -> None:
+    """Evaluate raw and averaged weights, append to eval.csv, checkpoint, redraw curves."""
+    cfg, d = run.config, run.dist
+    raw = evaluate(run.net, io.val, d, cfg.amp, cfg.channels_last)
+    avg = (evaluate(run.ema.module, io.val, d, cfg.amp, cfg.channels_last)
+           if run.ema is not None else {"top1_err": math.nan, "top5_err": math.nan})
+    row = {"epoch": run.fractional_epoch, "step": run.step, "top1_err": raw["top1_err"],
+           "top5_err": raw["top5_err"], "ema_top1_err": avg["top1_err"],
+           "ema_top5_err": avg["top5_err"], "dead_fraction": raw["dead_fraction"]}
+    run.last_eval = row
+    err = min(raw["top1_err"], avg["top1_err"]) if run.ema is not None else raw["top1_err"]
+    improved = err < run.best_err
+    run.best_err = min(run.best_err, err)
+    checkpoint.save_run(run, best=improved)
+    io.saved_at = time.monotonic()
+    io.progress.message(
+        f"eval step {run.step} (epoch {run.fractional_epoch:.2f}): top-1 err "
+        f"{raw['top1_err']:.2%} top-5 err {raw['top5_err']:.2%} | averaged "
+        f"{avg['top1_err']:.2%} / {avg['top5_err']:.2%} | dead {raw['dead_fraction']:.2%}")
+    if io.evals is not None:
+        io.evals.write(row)
+        plot_curves(Path(cfg.out))
+
+
+def summary(run: Run, io: Io, stop: str, wall: float) -> dict:
+    out = Path(run.config.out)
+    return {
+        **run.last_eval, "stopped": stop, "steps": run.step,
+        "epochs": run.fractional_epoch, "best_top1_err": run.best_err,
+        "images_per_s": io.session_images / max(io.session_seconds, 1e-9),
+        "train_seconds": run.seconds, "wall_seconds": wall, "world_size": run.dist.world,
+        "skipped_per_epoch": io.skipped_per_epoch, "out": str(out),
+        "checkpoint": run.last_checkpoint, "curves": str(out / "curves.png"),
+    }
+
+
+def _say(d: Dist, text: str) -> None:
+    if d.main:
+        print(text, flush=True)

@@ -1,0 +1,122 @@
+"""The experiments: the plain twin, the dead-fraction metric, the "died" criterion, and
+seconds-long runs of both experiments that write a well-formed report, CSV and plots."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from inception_v4.cli import main
+from inception_v4.experiments.curves import Curve
+from inception_v4.experiments.report import residual_verdict, scaling_verdict
+from inception_v4.train.distributed import Dist
+from inception_v4.train.loop import evaluate
+
+
+class _Stub(nn.Module):
+    """A 'network' whose last activation before the pool is a fixed, hand-made tensor."""
+
+    def __init__(self, feats: torch.Tensor) -> None:
+        super().__init__()
+        self.feats = feats
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.feats[: len(x)]
+
+    def forward_head(self, f: torch.Tensor) -> torch.Tensor:
+        return f.mean((2, 3))
+
+
+def test_dead_fraction_counts_exact_zeros_before_the_pool() -> None:
+    feats = torch.ones(4, 3, 2, 2)
+    feats[0] = 0.0          # 12 of 48 values
+    feats[1, 0, 0, 0] = 0.0  # 1 more; 1e-9 is not an exact zero
+    feats[2, 1, 1, 1] = 1e-9
+    batch = (torch.zeros(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]), 0)
+    d = Dist(0, 1, 0, torch.device("cpu"), False)
+    result = evaluate(_Stub(feats), [batch], d)
+    assert result["dead_fraction"] == pytest.approx(13 / 48)
+
+
+def test_died_criterion_needs_zeros_to_the_end_or_a_nonfinite_loss() -> None:
+    c = Curve("scale 1, lr x1", 0, steps=[10, 20, 30, 40], dead=[0.2, 0.995, 0.5, 0.999])
+    assert c.died_at() == 40
+    c.dead = [0.2, 0.995, 1.0, 0.999]
+    assert c.died_at() == 20
+    assert Curve("x", 0, steps=[10], dead=[0.1], nonfinite_step=7).died_at() == 7
+    assert Curve("x", 0, steps=[10], dead=[0.98]).died_at() is None
+
+
+def test_verdicts_follow_the_stated_rules() -> None:
+    # rows: (target, mean steps residual, mean steps other, ratio, ci low, ci high)
+    assert residual_verdict([(0.7, 100, 200, 0.5, 0.4, 0.6)]) == "reproduced"
+    assert residual_verdict([(0.7, 300, 200, 1.5, 1.2, 1.8)]) == "not reproduced"
+    assert residual_verdict([(0.7, 190, 200, 0.95, 0.8, 1.1)]).startswith("inconclusive")
+    assert residual_verdict([(0.5, float("inf"), 200, float("inf"), 1, 1)]).startswith(
+        "inconclusive")
+    died = Curve("scale 1, lr x4", 0, steps=[5], dead=[1.0])
+    alive = Curve("scale 0.1, lr x4", 0, steps=[5], dead=[0.3])
+    assert "Reproduced" in scaling_verdict([died, alive])
+    assert "Not reproduced" in scaling_verdict([alive])
+
+
+@pytest.fixture(scope="module")
+def digits_folder(tmp_path_factory) -> str:  # noqa: ANN001
+    """scikit-learn's digits as an ImageFolder: 10 classes, 12 images each (8×8 → PNG)."""
+    from sklearn.datasets import load_digits
+
+    root = tmp_path_factory.mktemp("digits")
+    d = load_digits()
+    for label in range(10):
+        folder = root / f"digit{label}"
+        folder.mkdir()
+        for i, idx in enumerate(np.flatnonzero(d.target == label)[:12]):
+            pixels = (d.images[idx] * 16).clip(0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{i}.png")
+    return str(root)
+
+
+def _read(path) -> list[dict]:  # noqa: ANN001
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("kind,extra,arms", [
+    ("residual", [], 3),
+    ("scaling", ["--scales", "1.0,0.1", "--width", "0.25"], 4),
+])
+def test_seconds_long_experiment_writes_report_csv_and_plots(
+        kind: str, extra: list[str], arms: int, digits_folder: str, tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / kind
+    argv = ["experiment", kind, "--data", digits_folder, "--out", str(out), "--seeds", "1",
+            "--epochs", "1", *extra]
+    assert main(argv) == 0
+    for name in ("report.md", "results.csv", "curves.png", "dead_fraction.png"):
+        assert (out / name).stat().st_size > 0, name
+    rows = _read(out / "results.csv")
+    assert len(rows) == arms and {r["seed"] for r in rows} == {"0"}
+    assert all(float(r["final_top1_err"]) <= 1.0 for r in rows)
+    report = (out / "report.md").read_text()
+    assert "## Conclusion" in report and "## Setup" in report
+    assert any(v in report for v in ("reproduced", "Reproduced", "inconclusive", "Inconclusive"))
+    mtime = (out / "results.csv").stat().st_mtime_ns
+    assert main(argv) == 0  # finished runs are skipped, the report is rewritten
+    assert len(_read(out / "results.csv")) == arms
+    assert (out / "results.csv").stat().st_mtime_ns >= mtime
+
+
+def test_dry_run_prints_plan_costs_and_time(digits_folder: str, tmp_path, capsys) -> None:  # noqa: ANN001
+    argv = ["experiment", "residual", "--data", digits_folder, "--out", str(tmp_path / "d"),
+            "--scale", "full", "--dry-run"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "3 arms × 3 seeds = 9 runs" in text
+    # golden IR-v2 counts with the 1000-way classifier swapped for the data's 10 classes
+    assert "54.32 M params" in text and "13.154 GMACs/image" in text
+    assert "estimated training time" in text
+    assert not (tmp_path / "d").exists()
