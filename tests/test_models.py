@@ -181,3 +181,9 @@ def test_bad_arguments_are_named() -> None:
         create_model("inception_v4", num_classes=-1)
     with pytest.raises(ValueError, match="drop_rate"):
         create_model("inception_v4", drop_rate=1.5)
+
+
+def test_reset_classifier_updates_the_recorded_constructor_args() -> None:
+    model = create_model("inception_v4", width=0.25, depth=0.2)
+    model.reset_classifier(12)
+    assert model.init_args["num_classes"] == 12 and model.num_classes == 12

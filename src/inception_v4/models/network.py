@@ -111,8 +111,14 @@ class FeatureInfo(list):
         return [f["module"] for f in self]
 
 
+def _run_in_order(blocks: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    return blocks(x)
+
+
 class Network(nn.Module):
     """stem → stages → head, built from a :class:`NetSpec`."""
+
+    grad_checkpointing = False  # see set_grad_checkpointing
 
     def __init__(self, spec: NetSpec, num_classes: int, in_chans: int = 3,
                  drop_rate: float = 0.2, aux_logits: bool = False, residual: bool = True) -> None:
@@ -180,11 +186,21 @@ class Network(nn.Module):
         """The last feature map before the average pool (N × num_features × 8 × 8 at 299)."""
         return self._forward_body(x)[0]
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Store only each block's input in training, recompute the rest in backward (timm).
+
+        Same gradients and running statistics, less memory, one more forward per step.
+        """
+        self.grad_checkpointing = enable
+
     def _forward_body(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         self.check_input(x)
-        x, aux_in = self.stem(x), None
+        run = _run_in_order
+        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+            from ..perf.checkpoint import checkpoint_blocks as run
+        x, aux_in = run(self.stem, x), None
         for i, stage in enumerate(self.stages):
-            x = stage(x)
+            x = run(stage, x)
             if i == self.aux_stage:
                 aux_in = x
         return x, aux_in
@@ -206,5 +222,7 @@ class Network(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """A new, freshly initialised classifier (and auxiliary classifier) for ``num_classes``."""
         self.head.reset(num_classes)
+        if hasattr(self, "init_args"):  # what save_pretrained records
+            self.init_args["num_classes"] = num_classes
         if self.aux_head is not None:
             self.aux_head.reset(num_classes)
