@@ -1,4 +1,5 @@
-"""Name tables: our module paths → timm / Cadene, facenet-pytorch and Keras FaceNet names.
+"""Name tables: our module paths → timm / Cadene, facenet-pytorch and Keras FaceNet names
+(Keras applications' InceptionResNetV2 is matched by position: :mod:`.keras_apps`).
 
 Each table can be checked row by row against ``shared/reference/architecture.md`` §7.4: the
 comments give the TF-slim scope of each row. Our paths are relative to the stem, to one block
@@ -8,6 +9,7 @@ comments give the TF-slim scope of each row. Our paths are relative to the stem,
 
 from __future__ import annotations
 
+from .keras_apps import keras_key_map
 from .mapping import Layout
 
 
@@ -203,10 +205,21 @@ KERAS_FACENET = Layout(
     leaf=keras_leaf,
 )
 
+# Keras applications' InceptionResNetV2: auto-numbered layers, matched by position in Keras'
+# layer order (see keras_apps); "predictions" is the only Dense.
+KERAS_INCEPTION_RESNET_V2 = Layout(
+    name="Keras applications InceptionResNetV2",
+    stem={}, stages=(), blocks={},
+    head={"fc": "Dense[0]"},
+    leaf=keras_leaf,
+    by_position=keras_key_map,
+)
+
 # (naming convention, our model) → layout. The convention is read off the source's keys.
 LAYOUTS = {
     ("timm", "inception_v4"): TIMM_INCEPTION_V4,
     ("timm", "inception_resnet_v2"): TIMM_INCEPTION_RESNET_V2,
     ("facenet-pytorch", "inception_resnet_v1_facenet"): FACENET_PYTORCH,
     ("keras-facenet", "inception_resnet_v1_facenet"): KERAS_FACENET,
+    ("keras-applications", "inception_resnet_v2"): KERAS_INCEPTION_RESNET_V2,
 }

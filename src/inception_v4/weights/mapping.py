@@ -32,6 +32,8 @@ class Layout:
     returns None for tensors the source does not store (Keras has no ``num_batches_tracked``).
     ``stages[s]`` names the source block of our ``stages.s.i``; it may use ``{i}`` (index in
     the stage), ``{j}`` (i + 1) and ``{n}`` (running block number, starting at ``first_block``).
+    A source that names layers by position, not by name (Keras' auto-numbered layers), gives
+    ``by_position(model)``, the whole key map; of the tables only ``head`` is then used.
     """
 
     name: str
@@ -42,6 +44,7 @@ class Layout:
     sep: str = "."
     first_block: int = 0
     leaf: Callable[[str, str], str | None] = torch_leaf
+    by_position: Callable[[nn.Module], dict[str, str | None]] | None = None
 
 
 def _match(table: dict[str, str], rest: str) -> tuple[str, str] | None:
@@ -95,6 +98,8 @@ def key_map(model: nn.Module, layout: Layout | None) -> dict[str, str | None]:
     keys = list(model.state_dict())
     if layout is None:
         return {k: k for k in keys}
+    if layout.by_position is not None:
+        return layout.by_position(model)
     return {k: source_key(model, k, layout) for k in keys}
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from .keras_apps import is_auto_named, keras_fits, positional, read_keras3_weights, to_torch_layout
+
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT_TAG = "inception_v4"  # config["format"] of folders written by save_pretrained
@@ -29,7 +31,7 @@ class Weights:
     """Tensors read from a source, the naming convention, and our config if it has one."""
 
     tensors: dict[str, torch.Tensor]
-    convention: str  # "ours", "timm", "facenet-pytorch" or "keras-facenet"
+    convention: str  # "ours", "timm", "facenet-pytorch", "keras-facenet", "keras-applications"
     path: Path
     config: dict[str, Any] | None = None
     fits: str | None = None  # the registry name these weights look like they belong to
@@ -87,28 +89,27 @@ def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
 
 
 def read_keras_h5(path: Path) -> dict[str, torch.Tensor]:
-    """Every weight of a Keras HDF5 file as ``"<layer>/<weight>"`` (``:0`` dropped), already
-    in PyTorch layout: conv kernels HWIO → OIHW, Dense kernels [in, out] → [out, in]."""
+    """Every weight of a Keras HDF5 file, already in PyTorch layout (conv kernels HWIO → OIHW,
+    Dense kernels [in, out] → [out, in]): as ``"<layer>/<weight>"`` (``:0`` dropped) for named
+    layers (FaceNet); by position, ``"<Class>[k]/<weight>"``, for Keras 3's ``.weights.h5`` and
+    for legacy files with Keras' automatic layer names (see :mod:`.keras_apps`)."""
     import h5py
-    import numpy as np
 
     out = {}
     with h5py.File(path, "r") as f:
         group = f["model_weights"] if "model_weights" in f else f
+        if "layer_names" not in group.attrs and "layers" in group:
+            return read_keras3_weights(group)
         for layer in group.attrs.get("layer_names", []):
             layer = layer.decode() if isinstance(layer, bytes) else str(layer)
             for wname in group[layer].attrs.get("weight_names", []):
                 wname = wname.decode() if isinstance(wname, bytes) else str(wname)
-                arr = np.asarray(group[layer][wname], dtype=np.float32)
-                if arr.ndim == 4:
-                    arr = arr.transpose(3, 2, 0, 1)
-                elif arr.ndim == 2:
-                    arr = arr.T
                 short = wname.rsplit("/", 1)[-1].split(":")[0]
-                out[f"{layer}/{short}"] = torch.from_numpy(np.ascontiguousarray(arr))
+                out[f"{layer}/{short}"] = to_torch_layout(group[layer][wname][()])
     if not out:
-        raise ValueError(f"{path}: HDF5 file without Keras weights (no 'layer_names' attribute)")
-    return out
+        raise ValueError(f"{path}: HDF5 file without Keras weights (no 'layer_names' attribute "
+                         f"and no Keras 3 'layers' group)")
+    return positional(out) if is_auto_named(out) else out
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -136,12 +137,16 @@ def identify(tensors: dict[str, torch.Tensor]) -> tuple[str, str | None]:
         return "timm", "inception_v4"
     if "conv2d_1a.conv.weight" in keys:
         return "timm", "inception_resnet_v2"
+    if "Conv2D[0]/kernel" in keys:
+        return "keras-applications", keras_fits(keys)
     if any("/" in k for k in keys):
         raise ValueError("Keras HDF5 weights in an unsupported layout (first layers: "
-                         f"{sorted(keys)[:3]}); only FaceNet's Inception-ResNet-v1 is supported")
+                         f"{sorted(keys)[:3]}); supported: FaceNet's Inception-ResNet-v1 and "
+                         f"Keras applications' InceptionResNetV2")
     raise ValueError(f"unrecognised state dict (keys like {sorted(keys)[:3]}); supported: our "
                      f"save_pretrained format, timm/Cadene inception_v4 and "
-                     f"inception_resnet_v2, facenet-pytorch, FaceNet Keras HDF5")
+                     f"inception_resnet_v2, facenet-pytorch, FaceNet Keras HDF5, Keras "
+                     f"applications' InceptionResNetV2")
 
 
 def _folder_file(folder: Path) -> Path:

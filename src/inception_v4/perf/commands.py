@@ -1,0 +1,103 @@
+"""``inception-v4 bench``: our networks against timm's, side by side, and the input pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+from pathlib import Path
+
+import torch
+
+from ..models import list_models
+from .bench import Settings, ratios, run_mode
+from .report import print_data, print_ratios, print_rows
+from .timing import machine, matmul_gflops
+from .twins import timm_available
+
+DEFAULT_MODELS = ["inception_v4", "inception_resnet_v2"]
+DEFAULT_DATA = "../shared/datasets/imagenette-96"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="speed and memory against timm; input pipeline speed")
+    p.add_argument("--model", nargs="+", default=DEFAULT_MODELS, choices=list_models(),
+                   metavar="NAME", help=f"networks (default: {' '.join(DEFAULT_MODELS)})")
+    p.add_argument("--compare", choices=("timm", "none"), default="timm")
+    p.add_argument("--mode", choices=("infer", "train", "data", "all"), default="all")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--image-size", type=int, default=299)
+    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs per contestant (median)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs first")
+    p.add_argument("--compile", action="store_true", help="torch.compile every contestant")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="skip the peak-memory child processes")
+    p.add_argument("--data", default=DEFAULT_DATA, help="imagenette tars (--mode data)")
+    p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--data-batches", type=int, default=20, help="timed batches per loader")
+    p.add_argument("--data-batch-size", type=int, default=64)
+    p.add_argument("--json", type=Path, default=None, metavar="OUT", help="write results here")
+    p.set_defaults(func=run_bench)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    for flag in ("batch_size", "image_size", "threads", "repeats"):
+        if getattr(args, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be at least 1")
+    if args.warmup < 0:
+        raise ValueError("--warmup must be 0 or more")
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device}: CUDA is not available here; use --device cpu")
+    if args.compare == "timm" and not timm_available():
+        raise ValueError("--compare timm needs timm installed (pip install timm), or pass "
+                         "--compare none")
+    return Settings(args.batch_size, args.image_size, args.device, args.dtype, args.threads,
+                    args.warmup, args.repeats, args.compile, args.memory, args.compare)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    s = _settings(args)
+    torch.set_num_threads(s.threads)
+    result: dict = {"machine": machine(), "settings": dataclasses.asdict(s)}
+    modes = ["infer", "train"] if args.mode == "all" else [m for m in [args.mode] if m != "data"]
+    if modes:
+        result.update(_models(args.model, modes, s))
+    if args.mode in ("data", "all"):
+        result["data"] = _data(args)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1, default=str))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _models(names: list[str], modes: list[str], s: Settings) -> dict:
+    """Rows for every network and mode, the matrix-multiply peak measured between them."""
+    peaks, rows = [matmul_gflops(s.torch_device, s.torch_dtype)], []
+    for name in names:
+        for mode in modes:
+            rows += run_mode(name, mode, s)
+            peaks.append(matmul_gflops(s.torch_device, s.torch_dtype))
+    peak = statistics.median(peaks)
+    for r in rows:
+        r["peak_fraction"] = r["gflops"] / peak
+    print_rows(rows, peak)
+    pairs = ratios(rows)
+    print_ratios(pairs)
+    return {"matmul_gflops": peaks, "matmul_peak_gflops": peak, "rows": rows, "ratios": pairs}
+
+
+def _data(args: argparse.Namespace) -> list[dict]:
+    from .data_bench import data_rates
+
+    if args.mode == "all" and not Path(args.data).is_dir():
+        print(f"data pipeline skipped: {args.data} not found (pass --data)")
+        return []
+    rows = data_rates(args.data, args.workers, args.data_batch_size, 96, args.data_batches)
+    print_data(rows)
+    return rows

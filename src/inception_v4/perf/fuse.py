@@ -1,0 +1,194 @@
+"""Inference graph: BatchNorm folded into the convolutions, ReLU and residual sums fused.
+
+:func:`optimize_for_inference` rewrites a copy of a network in place of its layers:
+
+* every ``ConvBN`` becomes a :class:`FusedConv` (conv with the BN folded into weight and
+  bias, ReLU applied by the convolution itself: a oneDNN post-op on CPU);
+* every residual block becomes a :class:`FusedResidual`: its scale is folded into the
+  linear 1×1 projection and ``x + scale · project(…)`` (and the ReLU after it) is computed
+  by the projection's convolution as a binary post-op;
+* in each block, the average-pool branch ``pool → 1×1 conv`` is reordered to
+  ``1×1 conv → pool`` (both linear, the pool excludes padding so its weights sum to 1):
+  the pool then runs on the branch's few output channels instead of all input channels;
+* dropout becomes identity, FaceNet's BatchNorm1d is folded into the embedding layer.
+
+Names of the unchanged modules (stem, stages, head) are kept, so ``forward_features``,
+``feature_info`` and friends work on the result.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers import AvgPool3x3, ConvBN
+from ..models.heads import EmbeddingHead
+from ..models.inception_resnet_v1 import Residual
+
+
+def _mkldnn_ok(x: torch.Tensor) -> bool:
+    """True where the oneDNN fused-convolution ops can run: CPU fp32/bf16, no autograd."""
+    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
+            and not (torch.is_grad_enabled() and x.requires_grad) and _HAS_POINTWISE)
+
+
+def _has_pointwise() -> bool:
+    try:
+        return (torch.backends.mkldnn.is_available()
+                and hasattr(torch.ops.mkldnn, "_convolution_pointwise"))
+    except (AttributeError, RuntimeError):  # an op namespace without the op raises
+        return False
+
+
+_HAS_POINTWISE = _has_pointwise()
+
+
+class FusedConv(nn.Module):
+    """``act(conv(x) + bias)`` with BatchNorm folded in; ``relu`` picks the activation."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, stride: tuple, padding: tuple,
+                 relu: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.bias = nn.Parameter(bias, requires_grad=False)
+        self.stride, self.padding, self.relu = list(stride), list(padding), relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _mkldnn_ok(x):
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, self.weight, self.bias, self.padding, self.stride, [1, 1], 1,
+                "relu" if self.relu else "none", [], "")
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return y.relu_() if self.relu else y
+
+    def add(self, x: torch.Tensor, other: torch.Tensor, relu: bool) -> torch.Tensor:
+        """``act(conv(x) + bias + other)``: the residual sum as the convolution's post-op."""
+        if _mkldnn_ok(x):
+            return torch.ops.mkldnn._convolution_pointwise.binary(
+                x, other, self.weight, self.bias, self.padding, self.stride, [1, 1], 1,
+                "add", None, "relu" if relu else None, [], "")
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding).add_(other)
+        return y.relu_() if relu else y
+
+    def extra_repr(self) -> str:
+        o, i, kh, kw = self.weight.shape
+        return f"{i}, {o}, kernel=({kh}, {kw}), stride={self.stride}, relu={self.relu}"
+
+
+def _bn_affine(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode BatchNorm as ``x · scale + shift`` (float64; no learned scale counts as 1)."""
+    var, mean = bn.running_var.double(), bn.running_mean.double()
+    gamma = bn.weight.double() if bn.weight is not None else torch.ones_like(var)
+    beta = bn.bias.double() if bn.bias is not None else torch.zeros_like(var)
+    scale = gamma / torch.sqrt(var + bn.eps)
+    return scale, beta - mean * scale
+
+
+@torch.no_grad()
+def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of ``bn(conv(x))`` as one convolution (folded in float64)."""
+    scale, shift = _bn_affine(bn)
+    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
+    w = conv.weight.double() * scale.view(-1, 1, 1, 1)
+    return w.to(conv.weight.dtype), (bias * scale + shift).to(conv.weight.dtype)
+
+
+def fuse_conv_bn(unit: ConvBN) -> FusedConv:
+    """One ``ConvBN`` (conv → BN → ReLU) as one :class:`FusedConv`."""
+    w, b = fold_bn(unit.conv, unit.bn)
+    return FusedConv(w, b, unit.conv.stride, unit.conv.padding, relu=True)
+
+
+class PoolAfterConv(nn.Module):
+    """``relu(avgpool(conv_1×1(x)) + b)``, equal to ``relu(conv_1×1(avgpool(x)) + b)``.
+
+    A 1×1 convolution acts per pixel and the padding-excluding 3×3 average's weights sum to
+    one at every pixel, so the two commute exactly (up to fp32 rounding); pooling the few
+    output channels instead of all input channels saves most of the pool's memory traffic.
+    """
+
+    def __init__(self, pool: AvgPool3x3, unit: ConvBN) -> None:
+        super().__init__()
+        w, b = fold_bn(unit.conv, unit.bn)
+        self.conv = FusedConv(w, b, (1, 1), (0, 0), relu=False)  # pool(y + b) = pool(y) + b
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.conv(x)).relu_()
+
+
+class FusedResidual(nn.Module):
+    """``act(x + project(concat(branches(x))))`` with Fig. 20's scale folded in ``project``."""
+
+    def __init__(self, block: Residual) -> None:
+        super().__init__()
+        self.branches = block.branches
+        w, b = block.project.weight.detach(), block.project.bias.detach()
+        scale = block.scale if block.residual else 1.0
+        self.project = FusedConv(w * scale, b * scale, (1, 1), (0, 0), relu=block.activate)
+        self.residual, self.activate = block.residual, block.activate
+        self.out_channels, self.stride = block.out_channels, 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cat = torch.cat([b(x) for b in self.branches], 1)
+        if not self.residual:
+            return self.project(cat)
+        return self.project.add(cat, x, relu=self.activate)
+
+
+def _fold_embedding(head: EmbeddingHead) -> None:
+    """FaceNet's ``bn1d(fc(x))`` (eval statistics) as one linear layer with a bias."""
+    scale, shift = _bn_affine(head.bn)
+    fc = head.fc
+    linear = nn.Linear(fc.in_features, fc.out_features, bias=True)
+    linear.weight.data = (fc.weight.double() * scale[:, None]).to(fc.weight.dtype)
+    linear.bias.data = shift.to(fc.weight.dtype)
+    head.fc, head.bn = linear, nn.Identity()
+
+
+def _pool_branch(branch: nn.Module) -> bool:
+    return (isinstance(branch, nn.Sequential) and len(branch) == 2
+            and isinstance(branch[0], AvgPool3x3) and isinstance(branch[1], ConvBN)
+            and branch[1].conv.kernel_size == (1, 1))
+
+
+@torch.no_grad()
+def _rewrite(module: nn.Module) -> None:
+    """Replace, recursively and in place, every child that has a fused form."""
+    for name, child in module.named_children():
+        if isinstance(child, ConvBN):
+            setattr(module, name, fuse_conv_bn(child))
+            continue
+        if _pool_branch(child):
+            setattr(module, name, PoolAfterConv(child[0], child[1]))
+            continue
+        if isinstance(child, nn.Dropout):
+            setattr(module, name, nn.Identity())
+            continue
+        if isinstance(child, EmbeddingHead) and isinstance(child.bn, nn.BatchNorm1d):
+            _fold_embedding(child)
+        _rewrite(child)
+        if isinstance(child, Residual):
+            setattr(module, name, FusedResidual(child))
+
+
+def optimize_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Module:
+    """An eval-mode copy of ``model`` with BatchNorm folded and conv/ReLU/sum fused.
+
+    Outputs match the unfused model in eval mode to fp32 rounding (tested within 1e-4).
+    ``channels_last=True`` stores the weights NHWC, the layout oneDNN convolves fastest on
+    CPU; inputs in either layout are accepted. The original model is left untouched. The
+    result is for inference only (no gradients, no training-mode BatchNorm).
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"optimize_for_inference expects an nn.Module, got {type(model)}")
+    fused = copy.deepcopy(model).eval()
+    _rewrite(fused)
+    if channels_last:
+        fused = fused.to(memory_format=torch.channels_last)
+    for p in fused.parameters():
+        p.requires_grad_(False)
+    return fused

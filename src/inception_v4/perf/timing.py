@@ -1,0 +1,105 @@
+"""Measuring: timed runs, the dense matrix-multiply peak, peak memory, the machine.
+
+Memory on CPU is the peak resident set size (``ru_maxrss``) of a fresh child process that
+builds one model and runs it, minus its resident size just before the first run: what the
+run itself needs (activations, gradients, optimizer state, workspace), free of whatever the
+benchmark process held before. On CUDA it is the allocator's peak.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], object], device: torch.device) -> float:
+    """Seconds one call of ``fn`` takes, the device synchronised before and after."""
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def interleaved(fns: dict[str, Callable[[], object]], device: torch.device, warmup: int,
+                repeats: int) -> dict[str, list[float]]:
+    """Times of each function, run in turn (a, b, c, a, b, c, …) after ``warmup`` rounds.
+
+    Alternating spreads any change in the machine's load over all contestants alike.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            timed(fn, device)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            times[k].append(timed(fn, device))
+    return times
+
+
+def matmul_gflops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 4096,
+                  repeats: int = 5) -> float:
+    """Median GFLOP/s of a dense ``n × n`` by ``n × n`` matrix multiply (2 n³ flops)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    out = torch.empty(n, n, device=device, dtype=dtype)
+    torch.mm(a, b, out=out)
+    times = [timed(lambda: torch.mm(a, b, out=out), device) for _ in range(repeats)]
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def rss_bytes() -> int:
+    """The current resident set size of this process (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def peak_rss_bytes() -> int:
+    """The peak resident set size of this process so far (``getrusage``; KiB on Linux)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if platform.system() == "Darwin" else peak * 1024
+
+
+def machine() -> dict[str, object]:
+    """What the numbers were measured on: CPU model, cores, versions, load."""
+    info: dict[str, object] = {
+        "cpu": _cpu_model(), "logical_cpus": os.cpu_count(), "python": platform.python_version(),
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    if hasattr(os, "getloadavg"):
+        info["load_avg_1_5_15"] = [round(v, 2) for v in os.getloadavg()]
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    try:
+        import timm
+
+        info["timm"] = timm.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

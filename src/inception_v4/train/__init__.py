@@ -1,0 +1,18 @@
+"""Training with the paper's recipe (§4): TF-semantics RMSProp, the 0.94-every-2-epochs
+schedule, parameter averaging, data parallelism, exact resume.
+
+``fit(config)`` runs a training; ``TrainConfig`` holds every setting (defaults: the paper),
+``load_preset("paper" | "small")`` the bundled presets.
+"""
+
+from .config import PAPER_BATCH, TrainConfig, load_preset, parse_overrides, replace
+from .ema import ModelEma
+from .fit import fit, train_one_epoch
+from .loop import NonFiniteLoss, compute_loss, evaluate, train_step
+from .optim import RMSpropTF, build_optimizer, param_groups
+from .schedule import config_learning_rate, learning_rate
+
+__all__ = ["PAPER_BATCH", "ModelEma", "NonFiniteLoss", "RMSpropTF", "TrainConfig",
+           "build_optimizer", "compute_loss", "config_learning_rate", "evaluate", "fit",
+           "learning_rate", "load_preset", "param_groups", "parse_overrides", "replace",
+           "train_one_epoch", "train_step"]

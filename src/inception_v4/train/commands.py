@@ -1,0 +1,102 @@
+"""``inception-v4 train``: a thin wrapper over :func:`inception_v4.train.fit`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import TrainConfig, load_preset, parse_overrides, replace
+
+# flag → config field, for the flags that map one to one (None: not given).
+_FLAGS = {
+    "model": str, "data": str, "out": str, "epochs": float, "max_steps": int,
+    "batch_size": int, "image_size": int, "width": float, "depth": float,
+    "residual_scale": float, "resume": str, "checkpoint_every": int, "log_every": int,
+    "device": str, "amp": str, "workers": int, "seed": int,
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a network with the paper's recipe (or the small preset)",
+        description="Train with the paper's recipe (preset 'paper', the defaults) or a CPU "
+                    "preset ('small'). Settings: preset < flags < --set key=value. Under "
+                    "torchrun the run is data-parallel; --batch-size is global.")
+    p.add_argument("--preset", default="paper",
+                   help="paper | small | a .toml file (default: paper)")
+    for name, kind in _FLAGS.items():
+        flag = "--" + name.replace("_", "-")
+        extra = {"choices": ("off", "bf16", "fp16")} if name == "amp" else {}
+        p.add_argument(flag, type=kind, default=None, help=_help(name), **extra)
+    for name in ("channels_last", "compile", "sync_bn"):
+        p.add_argument("--" + name.replace("_", "-"), action="store_true", default=None,
+                       help=_help(name))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config field (repeatable); unknown keys are rejected")
+    p.set_defaults(func=run_train)
+
+
+def _help(name: str) -> str:
+    default = getattr(TrainConfig(), name)
+    return f"config field {name} (paper default: {default})"
+
+
+def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    """Preset, then the flags given, then ``--set`` overrides."""
+    config = load_preset(args.preset)
+    names = list(_FLAGS) + ["channels_last", "compile", "sync_bn"]
+    flags = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    config = replace(config, flags)
+    return replace(config, parse_overrides(args.set))
+
+
+def command_line(args: argparse.Namespace) -> list[str]:
+    """The ``inception-v4 train ...`` command that reproduces ``args`` (for config.json)."""
+    words = ["inception-v4", "train", "--preset", args.preset]
+    for name in list(_FLAGS) + ["channels_last", "compile", "sync_bn"]:
+        value = getattr(args, name)
+        if value is not None:
+            flag = "--" + name.replace("_", "-")
+            words += [flag] if value is True else [flag, str(value)]
+    for item in args.set:
+        words += ["--set", item]
+    return words
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .fit import fit
+    from .loop import NonFiniteLoss
+
+    config = resolve_config(args)
+    try:
+        result = fit(config, command=command_line(args))
+    except NonFiniteLoss as err:
+        print(f"inception-v4 train: {err}", file=sys.stderr)
+        return 3
+    if result["world_size"] > 1 and not _is_rank0():
+        return 0
+    print(format_summary(result))
+    return 0
+
+
+def _is_rank0() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def format_summary(result: dict) -> str:
+    """The end-of-run report: errors (raw and averaged), speed, where the files are."""
+    return "\n".join([
+        f"stopped: {result['stopped']} after {result['steps']} steps "
+        f"({result['epochs']:.2f} epochs, {result['train_seconds'] / 60:.1f} min training)",
+        f"val top-1 error {result['top1_err']:.2%}, top-5 error {result['top5_err']:.2%} "
+        f"(raw weights)",
+        f"val top-1 error {result['ema_top1_err']:.2%}, top-5 error "
+        f"{result['ema_top5_err']:.2%} (averaged weights)",
+        f"dead fraction before the pool {result['dead_fraction']:.2%}; "
+        f"{result['images_per_s']:.1f} images/s; skipped per epoch "
+        f"{result['skipped_per_epoch']}",
+        f"files: {result['out']} (config.json, metrics.csv, eval.csv, curves.png, "
+        f"checkpoints/)",
+    ])

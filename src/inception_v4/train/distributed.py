@@ -1,0 +1,139 @@
+"""Data parallelism: torchrun's environment → process group, device, DDP and sync BN.
+
+Under ``torchrun`` (``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` set) the run joins a process group
+(NCCL on GPUs, gloo on CPUs), wraps the model in DistributedDataParallel and splits the
+global batch evenly across ranks. Only rank 0 writes files.
+
+``torch.nn.SyncBatchNorm`` only runs on accelerators, so on CPU ``--sync-bn`` uses
+:class:`CpuSyncBatchNorm2d`, which all-reduces the batch statistics with the differentiable
+``torch.distributed.nn.functional.all_reduce``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.nn.functional import all_reduce as differentiable_all_reduce
+
+
+@dataclass(frozen=True)
+class Dist:
+    """Where this process runs: its rank among ``world`` processes and its device."""
+
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+    owns_group: bool  # this run created the process group (and destroys it at the end)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` → ``cuda:LOCAL_RANK`` when a GPU is present, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        name = f"cuda:{local_rank}"
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
+    return device
+
+
+def setup(device_name: str) -> Dist:
+    """Read torchrun's environment, pick the device and join the process group if needed."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(device_name, local)
+    owns = False
+    if world > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        owns = True
+    return Dist(rank, world, local, device, owns)
+
+
+def teardown(d: Dist) -> None:
+    if d.owns_group and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_sum(values: list[float], d: Dist) -> list[float]:
+    """Element-wise sum over ranks (identity on one process)."""
+    if d.world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=d.device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def rank0_flag(flag: bool, d: Dist) -> bool:
+    """Rank 0's value of ``flag`` on every rank (decisions all ranks must share)."""
+    if d.world == 1:
+        return flag
+    t = torch.tensor([float(flag)], device=d.device)
+    dist.broadcast(t, 0)
+    return bool(t.item())
+
+
+def wrap(model: nn.Module, d: Dist) -> nn.Module:
+    """DistributedDataParallel on more than one process; the model itself otherwise."""
+    if d.world == 1:
+        return model
+    ids = [d.device.index] if d.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+class CpuSyncBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics cover the whole global batch (any device).
+
+    Mean and variance are all-reduced across ranks (two passes); the backward pass
+    all-reduces their gradients, which together with DDP's gradient averaging gives exactly
+    the gradient of one process seeing the whole batch.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        n = torch.tensor([float(x.numel() // x.shape[1])], device=x.device)
+        dist.all_reduce(n)
+        mean = differentiable_all_reduce(x.sum((0, 2, 3))) / n
+        centred = x - mean[None, :, None, None]
+        var = differentiable_all_reduce(centred.square().sum((0, 2, 3))) / n
+        if self.track_running_stats:
+            self._update_running(mean.detach(), var.detach() * n / (n - 1).clamp(min=1))
+        y = centred * torch.rsqrt(var + self.eps)[None, :, None, None]
+        if self.weight is not None:
+            y = y * self.weight[None, :, None, None]
+        return y + self.bias[None, :, None, None] if self.bias is not None else y
+
+    @torch.no_grad()
+    def _update_running(self, mean: torch.Tensor, var: torch.Tensor) -> None:
+        self.num_batches_tracked.add_(1)
+        m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+        self.running_mean.lerp_(mean, m)
+        self.running_var.lerp_(var, m)
+
+
+def convert_sync_bn(model: nn.Module, device: torch.device) -> nn.Module:
+    """Every plain BatchNorm2d → sync BN (torch's on GPUs, ours on CPU), state kept.
+
+    Subclasses (FaceNet's shift-only BN) are left as they are."""
+    cls = nn.SyncBatchNorm if device.type == "cuda" else CpuSyncBatchNorm2d
+    for name, child in model.named_children():
+        if type(child) is nn.BatchNorm2d:
+            new = cls(child.num_features, child.eps, child.momentum, child.affine,
+                      child.track_running_stats)
+            new.load_state_dict(child.state_dict())
+            setattr(model, name, new.to(child.running_mean.device))
+        else:
+            convert_sync_bn(child, device)
+    return model

@@ -1,0 +1,148 @@
+"""One training step and one evaluation: the arithmetic of the recipe.
+
+Loss: cross-entropy with label smoothing (0.1), plus ``aux_weight`` (0.4) × the auxiliary
+head's loss when the model has one. Gradient clipping by global norm (2.0 in the paper
+preset: the Inception-v3 paper's threshold; the v4 paper does not mention clipping) acts on
+the loss gradient; the optimiser then adds the coupled L2 term. A non-finite loss raises
+:class:`NonFiniteLoss` before the weights are touched.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import distributed
+from .config import TrainConfig
+from .distributed import Dist
+from .ema import ModelEma
+from .schedule import config_learning_rate
+
+
+class NonFiniteLoss(FloatingPointError):
+    """The loss became NaN or infinite; the message names the step and the last checkpoint."""
+
+
+@dataclass
+class Run:
+    """The state of a run; what a checkpoint saves (see ``checkpoint.run_state``)."""
+
+    config: TrainConfig
+    dist: Dist
+    net: nn.Module                 # the bare network: checkpoints, averaging, evaluation
+    model: nn.Module               # what the training forward pass calls (DDP / compiled)
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    ema: ModelEma | None
+    steps_per_epoch: int
+    step: int = 0                  # optimiser steps done
+    epoch: int = 0
+    position: int = 0              # batches consumed in the current epoch
+    seconds: float = 0.0           # training wall time so far (without evaluation)
+    best_err: float = math.inf
+    skipped: int = 0               # unreadable training images skipped this epoch
+    last_checkpoint: str | None = None
+    checkpoint_step: int = 0       # the step last_checkpoint was written at
+    last_eval: dict = field(default_factory=dict)
+
+    @property
+    def fractional_epoch(self) -> float:
+        return self.step / self.steps_per_epoch
+
+
+def autocast(device: torch.device, amp: str) -> torch.autocast:
+    dtype = torch.float16 if amp == "fp16" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype, enabled=amp != "off")
+
+
+def compute_loss(output: torch.Tensor | tuple, labels: torch.Tensor,
+                 config: TrainConfig) -> torch.Tensor:
+    """Smoothed cross-entropy; plus ``aux_weight`` × the auxiliary loss for ``(logits, aux)``."""
+    if isinstance(output, tuple):
+        logits, aux = output
+        return (F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
+                + config.aux_weight * F.cross_entropy(aux, labels,
+                                                      label_smoothing=config.label_smoothing))
+    return F.cross_entropy(output, labels, label_smoothing=config.label_smoothing)
+
+
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """Dropout's seed at ``step``: a run resumed at any step draws the same masks."""
+    return ((seed * 7919 + rank) * 1_000_003 + step) % (2**63)
+
+
+def prepare(images: torch.Tensor, d: Dist, channels_last: bool) -> torch.Tensor:
+    x = images.to(d.device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def train_step(run: Run, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """One optimiser step on one batch; returns the (rank-averaged) loss, detached."""
+    cfg, d = run.config, run.dist
+    lr = config_learning_rate(cfg, run.fractional_epoch)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    torch.manual_seed(step_seed(cfg.seed, d.rank, run.step))
+    x, y = prepare(images, d, cfg.channels_last), labels.to(d.device, non_blocking=True)
+    with autocast(d.device, cfg.amp):
+        loss = compute_loss(run.model(x), y, cfg)
+    value = _mean_over_ranks(loss.detach().float(), d)
+    if not torch.isfinite(value):
+        where = (f"{run.last_checkpoint} (after step {run.checkpoint_step})"
+                 if run.last_checkpoint else "none written yet")
+        raise NonFiniteLoss(f"non-finite loss ({value.item()}) at step {run.step + 1} (epoch "
+                            f"{run.epoch + 1}); stopped before updating the weights. Last good "
+                            f"checkpoint: {where}")
+    run.scaler.scale(loss).backward()
+    if cfg.clip_grad_norm > 0:
+        run.scaler.unscale_(run.optimizer)
+        nn.utils.clip_grad_norm_(run.net.parameters(), cfg.clip_grad_norm)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.optimizer.zero_grad(set_to_none=True)
+    if run.ema is not None:
+        run.ema.update(run.net)
+    run.step += 1
+    return value
+
+
+def _mean_over_ranks(value: torch.Tensor, d: Dist) -> torch.Tensor:
+    if d.world == 1:
+        return value
+    value = value.clone()
+    torch.distributed.all_reduce(value)
+    return value / d.world
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, loader: torch.utils.data.DataLoader, d: Dist, amp: str = "off",
+             channels_last: bool = False) -> dict[str, float]:
+    """Top-1/top-5 error over the loader (summed over ranks) and the fraction of exact zeros
+    in ``forward_features`` (the last activation before the average pool: the paper's §3.3
+    "died" signal)."""
+    was_training = net.training
+    net.eval()
+    counts = torch.zeros(5, dtype=torch.float64, device=d.device)  # top1, top5, n, zeros, all
+    for images, labels, _ in loader:
+        if images.numel() == 0:
+            continue
+        y = labels.to(d.device)
+        with autocast(d.device, amp):
+            feats = net.forward_features(prepare(images, d, channels_last))
+            logits = net.forward_head(feats)
+        top = logits.topk(min(5, logits.shape[1]), dim=1).indices == y[:, None]
+        counts[0] += top[:, 0].sum()
+        counts[1] += top.any(1).sum()
+        counts[2] += len(y)
+        counts[3] += (feats == 0).sum()
+        counts[4] += feats.numel()
+    net.train(was_training)
+    c1, c5, n, zeros, total = distributed.all_sum(counts.tolist(), d)
+    if n == 0:
+        raise ValueError("the validation split has no readable images; nothing to evaluate")
+    return {"top1_err": 1.0 - c1 / n, "top5_err": 1.0 - c5 / n, "dead_fraction": zeros / total,
+            "images": int(n)}

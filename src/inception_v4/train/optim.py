@@ -1,0 +1,86 @@
+"""RMSProp with TensorFlow semantics, and the optimiser a config asks for.
+
+TF1 ``RMSPropOptimizer`` (the paper's optimiser; ``reference/architecture.md`` §8.4)::
+
+    ms  = ms + (g² − ms)·(1 − decay)         # ms starts at ONES, not zeros
+    mom = momentum·mom + lr·g / sqrt(ms + ε)  # ε INSIDE the root; lr folded into mom
+    w   = w − mom
+
+``torch.optim.RMSprop`` starts ``ms`` at zero, adds ε outside the root and multiplies by
+the learning rate after the momentum buffer; with the paper's ε = 1.0 the two differ a lot.
+
+Weight decay is coupled L2 (``g += wd·w``, what slim's ``l2_regularizer`` adds to the loss)
+on convolution and fully-connected weights only (tensors with more than one dimension):
+BatchNorm parameters and biases are not decayed. Inception-v4's slim arg scope does the same;
+the released Inception-ResNet-v2 arg scope also decays the biases of its residual
+projections and classifier, which we do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+
+
+class RMSpropTF(torch.optim.Optimizer):
+    """RMSProp as TensorFlow 1 computes it (see the module docstring)."""
+
+    def __init__(self, params: Iterable, lr: float = 0.045, decay: float = 0.9,
+                 momentum: float = 0.9, eps: float = 1.0, weight_decay: float = 0.0) -> None:
+        if lr < 0 or eps < 0 or not 0 <= decay < 1 or not 0 <= momentum < 1:
+            raise ValueError(f"RMSpropTF: invalid lr={lr}, decay={decay}, momentum={momentum}, "
+                             f"eps={eps}")
+        defaults = {"lr": lr, "decay": decay, "momentum": momentum, "eps": eps,
+                    "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):  # noqa: ANN001, ANN201 - torch.optim signature
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    _rmsprop_tf_update(p, self.state[p], group)
+        return loss
+
+
+def _rmsprop_tf_update(p: torch.Tensor, state: dict, group: dict) -> None:
+    g = p.grad
+    if group["weight_decay"]:
+        g = g.add(p, alpha=group["weight_decay"])
+    if not state:
+        state["square_avg"] = torch.ones_like(p, memory_format=torch.preserve_format)
+        state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    ms, mom = state["square_avg"], state["momentum_buffer"]
+    ms.add_(g.square().sub_(ms), alpha=1.0 - group["decay"])
+    mom.mul_(group["momentum"]).addcdiv_(g, ms.add(group["eps"]).sqrt_(), value=group["lr"])
+    p.sub_(mom)
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two groups: conv/FC weights (ndim > 1) with ``weight_decay``; the rest without."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim > 1 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser named by ``config.optimizer`` (lr is set every step by the schedule)."""
+    groups = param_groups(model, config.weight_decay)
+    if config.optimizer == "rmsprop_tf":
+        return RMSpropTF(groups, lr=config.lr, decay=config.rmsprop_decay,
+                         momentum=config.momentum, eps=config.rmsprop_eps)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum,
+                               nesterov=config.nesterov)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose rmsprop_tf or sgd")

@@ -1,0 +1,205 @@
+"""What the speed work changes must not change results: the fused inference graph against the
+plain model, checkpointed training against plain training, the benchmark's shared weights."""
+
+from __future__ import annotations
+
+import copy
+import json
+import statistics
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import inception_v4
+from inception_v4 import create_model, list_models
+from inception_v4.cli import main
+from inception_v4.layers import ConvBN, ShiftBatchNorm2d
+from inception_v4.models.complexity import count_macs
+from inception_v4.perf.fuse import FusedConv, FusedResidual, PoolAfterConv, fuse_conv_bn
+
+SMALL = {"width": 0.25, "depth": 0.2}
+
+
+def randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial BatchNorm statistics and affine parameters (fresh ones are 0/1)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                n = m.num_features
+                m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+                m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
+                if m.weight is not None:
+                    m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(n, generator=g) * 0.6 - 0.3)
+    return model
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_fused_matches_unfused_on_every_network(name: str, channels_last: bool) -> None:
+    model = randomise_bn(create_model(name, **SMALL)).eval()
+    fused = inception_v4.optimize_for_inference(model, channels_last=channels_last)
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        expect = model(x)
+        got = fused(x)
+        got_nhwc = fused(x.contiguous(memory_format=torch.channels_last))
+    assert expect.abs().max() > 0.05  # a real signal, not all zeros
+    torch.testing.assert_close(got, expect, atol=1e-4, rtol=0)
+    torch.testing.assert_close(got_nhwc, expect, atol=1e-4, rtol=0)
+    with torch.inference_mode():
+        torch.testing.assert_close(fused(x), expect, atol=1e-4, rtol=0)
+
+
+def test_fused_full_size_inception_resnet_v2() -> None:
+    model = randomise_bn(create_model("inception_resnet_v2")).eval()
+    fused = inception_v4.optimize_for_inference(model)
+    x = torch.randn(1, 3, 96, 96)
+    with torch.inference_mode():
+        torch.testing.assert_close(fused(x), model(x), atol=1e-4, rtol=0)
+
+
+def test_fused_graph_has_no_batchnorm_dropout_or_trainable_parameter() -> None:
+    model = create_model("inception_resnet_v1_facenet", **SMALL)
+    model.train()
+    fused = inception_v4.optimize_for_inference(model)
+    kinds = {type(m) for m in fused.modules()}
+    assert not any(issubclass(k, (nn.modules.batchnorm._BatchNorm, nn.Dropout, ConvBN))
+                   for k in kinds)
+    assert {FusedConv, FusedResidual} <= kinds
+    assert not fused.training and not any(p.requires_grad for p in fused.parameters())
+    assert model.training and isinstance(model.stem.conv1a, ConvBN)  # the original untouched
+    assert fused.stem.conv1a.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_pool_branch_reordered_and_exact_at_borders() -> None:
+    model = randomise_bn(create_model("inception_v4", **SMALL)).eval()
+    block = model.stages[0][0]  # Inception-A: its 4th branch is avgpool → 1×1 conv
+    fused = inception_v4.optimize_for_inference(block)
+    assert isinstance(fused.branches[3], PoolAfterConv)
+    x = torch.rand(2, block.branches[0].conv.in_channels, 3, 5)  # every pixel near a border
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), block(x), atol=1e-5, rtol=0)
+
+
+def test_fold_bn_without_learned_scale() -> None:
+    unit = ConvBN(8, 16, (1, 7), bn_scale=False)
+    assert isinstance(unit.bn, ShiftBatchNorm2d)
+    randomise_bn(unit, seed=3).eval()
+    x = torch.randn(2, 8, 9, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(fuse_conv_bn(unit)(x), unit(x), atol=1e-5, rtol=0)
+
+
+def test_optimize_rejects_a_non_module() -> None:
+    with pytest.raises(ValueError, match="nn.Module"):
+        inception_v4.optimize_for_inference("inception_v4")
+
+
+def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    out = model(x)
+    logits, aux = out if isinstance(out, tuple) else (out, None)
+    loss = F.cross_entropy(logits, y)
+    if aux is not None:
+        loss = loss + 0.4 * F.cross_entropy(aux, y)
+    loss.backward()
+    return loss.detach()
+
+
+@pytest.mark.parametrize("name", ["inception_v4", "inception_resnet_v2",
+                                  "inception_resnet_v1_facenet"])
+def test_checkpointed_gradients_and_statistics_match_plain(name: str) -> None:
+    plain = create_model(name, num_classes=5, aux_logits=True, **SMALL).train()
+    ckpt = copy.deepcopy(plain)
+    ckpt.set_grad_checkpointing()
+    x, y = torch.randn(3, 3, 96, 96), torch.tensor([0, 3, 4])
+    torch.manual_seed(1)  # dropout draws the same mask in both
+    loss_plain = _train_step(plain, x, y)
+    torch.manual_seed(1)
+    loss_ckpt = _train_step(ckpt, x, y)
+    torch.testing.assert_close(loss_ckpt, loss_plain, atol=1e-6, rtol=0)
+    for (n, p), q in zip(plain.named_parameters(), ckpt.parameters(), strict=True):
+        if p.grad is None:
+            assert q.grad is None, n
+            continue
+        torch.testing.assert_close(q.grad, p.grad, atol=1e-5, rtol=1e-5, msg=n)
+    # recomputation in backward must not update the BN running statistics a second time
+    for (n, b), c in zip(plain.named_buffers(), ckpt.buffers(), strict=True):
+        torch.testing.assert_close(c, b, atol=0, rtol=0, msg=n)
+
+
+def _peak_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Peak bytes the CPU allocator holds above the start during forward + backward, from
+    the profiler's allocation records (allocation sizes, not timings: deterministic)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        model(x).sum().backward()
+    live = peak = 0
+    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
+        live += event.self_cpu_memory_usage
+        peak = max(peak, live)
+    return peak
+
+
+def test_checkpointing_cuts_peak_training_memory() -> None:
+    model = create_model("inception_v4", **SMALL).train()
+    x = torch.randn(2, 3, 149, 149)
+    model(x).sum().backward()  # gradients allocated once, so both runs only accumulate
+    plain = _peak_bytes(model, x)
+    model.set_grad_checkpointing()
+    ckpt = _peak_bytes(model, x)
+    assert ckpt < 0.5 * plain
+
+
+def test_checkpointing_off_in_eval_and_no_grad() -> None:
+    model = randomise_bn(create_model("inception_resnet_v1", **SMALL)).eval()
+    x = torch.randn(1, 3, 80, 80)
+    with torch.no_grad():
+        expect = model(x)
+        model.set_grad_checkpointing()
+        torch.testing.assert_close(model(x), expect, atol=0, rtol=0)
+
+
+def test_timm_twin_shares_weights_and_outputs() -> None:
+    pytest.importorskip("timm")
+    from inception_v4.perf.twins import check_same_outputs, copy_by_order, timm_twin
+
+    ours = create_model("inception_v4", drop_rate=0.2)
+    theirs = timm_twin("inception_v4", ours, 0.2, image_size=96)
+    assert theirs is not None
+    assert check_same_outputs(ours, theirs, 96) < 1e-4
+    other = create_model("inception_v4")  # the fallback mapping gives the same network
+    copy_by_order(other, theirs.state_dict())
+    assert check_same_outputs(other, theirs, 96) < 1e-4
+    with pytest.raises(ValueError, match="cannot pair weights"):
+        copy_by_order(create_model("inception_resnet_v1"), theirs.state_dict())
+    assert timm_twin("inception_resnet_v1", ours, 0.2) is None
+
+
+def test_bench_command_writes_rows_and_json(tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--model", "inception_resnet_v1", "--mode", "infer", "--compare",
+                 "none", "--image-size", "75", "--batch-size", "1", "--repeats", "2",
+                 "--warmup", "0", "--no-memory", "--json", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    (row,) = result["rows"]
+    assert row["impl"] == "ours" and len(row["times_s"]) == 2
+    median = statistics.median(row["times_s"])
+    assert row["images_per_s"] == pytest.approx(1 / median)
+    macs = count_macs(create_model("inception_resnet_v1"), 75)
+    assert row["gflops"] == pytest.approx(2 * macs / median / 1e9)
+    assert row["peak_fraction"] == pytest.approx(row["gflops"] / result["matmul_peak_gflops"])
+    assert result["matmul_peak_gflops"] > 0 and result["settings"]["batch_size"] == 1
+
+
+def test_bench_command_names_bad_settings(capsys) -> None:  # noqa: ANN001
+    assert main(["bench", "--repeats", "0"]) == 2
+    assert "--repeats must be at least 1" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["bench", "--device", "cuda"]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
