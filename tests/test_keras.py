@@ -1,10 +1,12 @@
 """Keras applications' ``InceptionResNetV2`` weights in our ``inception_resnet_v2``, checked
 against Keras itself (Keras 3 on its torch backend): the same logits, within 1e-4, from
-Keras 3's ``.weights.h5``, the legacy full-model ``.h5`` and the legacy weights-only ``.h5``,
-through ``load_pretrained`` and ``inception-v4 convert``."""
+Keras 3's ``.weights.h5`` through ``load_pretrained`` and from the legacy full-model ``.h5``
+through ``inception-v4 convert``; the legacy weights-only ``.h5`` (Keras 2's ``save_weights``)
+gives the very same tensors."""
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -39,8 +41,8 @@ def _randomise(model: keras.Model) -> None:
     for la in model.layers:
         if isinstance(la, keras.layers.BatchNormalization):
             la.momentum = 0.99
-            mean, var = (np.asarray(keras.ops.convert_to_numpy(v))
-                         for v in (la.moving_mean, la.moving_variance))
+            mean, var = (keras.ops.convert_to_numpy(v) for v in (la.moving_mean,
+                                                                  la.moving_variance))
             n = mean.shape[0]
             la.beta.assign(rng.normal(0, 0.2, n).astype("float32"))
             la.moving_mean.assign((mean + rng.normal(0, 0.1, n) * np.sqrt(var)).astype("float32"))
@@ -86,26 +88,39 @@ def test_keras_preprocessing_is_our_pretrained_cfg(keras_files: dict) -> None:
                                atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["weights.h5", "model.h5", "weights-only.h5"])
-def test_load_pretrained_matches_keras(keras_files: dict, kind: str) -> None:
-    if kind not in keras_files["files"]:
-        pytest.skip("this keras cannot write the legacy weights-only HDF5 layout")
+@pytest.fixture(scope="module")
+def ours(keras_files: dict) -> torch.nn.Module:
+    model = create_model("inception_resnet_v2")
+    return load_pretrained(model, keras_files["files"]["weights.h5"]).eval()
+
+
+def test_load_pretrained_matches_keras(keras_files: dict, ours: torch.nn.Module) -> None:
     expected = keras_files["logits"]
     assert (expected[0] - expected[1]).abs().max() > 0.1  # the output depends on the input
-    ours = load_pretrained(create_model("inception_resnet_v2"), keras_files["files"][kind])
     torch.testing.assert_close(_ours(ours, keras_files["x"]), expected, rtol=0, atol=1e-4)
-    if kind == "weights.h5":  # the check can fail: two same-shaped BNs swapped
-        small = keras_files["x"][:, :107, :107]
-        before = _ours(ours, small)
-        a, b = ours.stages[1][0].branches[0].bn, ours.stages[1][0].branches[1][0].bn
-        with torch.no_grad():
-            a.running_mean, b.running_mean = b.running_mean, a.running_mean
-        assert (_ours(ours, small) - before).abs().max() > 1e-3
+    # the check can fail: two same-shaped BNs of one block swapped change the output
+    small = keras_files["x"][:, :107, :107]
+    swapped = copy.deepcopy(ours)
+    a, b = swapped.stages[1][0].branches[0].bn, swapped.stages[1][0].branches[1][0].bn
+    with torch.no_grad():
+        a.running_mean, b.running_mean = b.running_mean, a.running_mean
+    assert (_ours(swapped, small) - _ours(ours, small)).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("kind", ["model.h5", "weights-only.h5"])
+def test_legacy_hdf5_loads_the_same_tensors(keras_files: dict, ours: torch.nn.Module,
+                                            kind: str) -> None:
+    if kind not in keras_files["files"]:
+        pytest.skip("this keras cannot write the legacy weights-only HDF5 layout")
+    legacy = load_pretrained(create_model("inception_resnet_v2"), keras_files["files"][kind])
+    expected = ours.state_dict()
+    for k, v in legacy.state_dict().items():
+        assert torch.equal(v, expected[k]), k
 
 
 def test_convert_command_matches_keras(keras_files: dict, tmp_path: Path,
                                        capsys: pytest.CaptureFixture) -> None:
-    src = keras_files["files"]["weights.h5"]
+    src = keras_files["files"]["model.h5"]  # legacy full-model HDF5, numerically end to end
     assert main(["convert", str(src), str(tmp_path / "irv2")]) == 0
     assert "keras-applications weights" in capsys.readouterr().out
     cfg = read_config(tmp_path / "irv2")

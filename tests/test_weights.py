@@ -173,6 +173,35 @@ def test_key_names_follow_the_reference_table() -> None:
     assert key_map(fn, FACENET_PYTORCH)["stages.4.4.project.bias"] == "repeat_3.4.conv2d.bias"
 
 
+def test_keras_positions_follow_keras_layer_order() -> None:
+    """Golden values from Keras 3.15's ``InceptionResNetV2().layers``: its Conv2D layers run
+    conv2d … conv2d_4 (stem), then conv2d_8, _6, _9, _5, _7, _10, _11 (mixed_5b), …,
+    block17_20_conv, conv2d_160, _156, _158, _161, _157, _159, _162 (mixed_7a), conv2d_164,
+    _165, _163, _166, block8_1_conv (the Keras numbers count in construction order)."""
+    from inception_v4.weights.keras_apps import keras_key_map, keras_order
+
+    model = create_model("inception_resnet_v2")
+    order = keras_order(model)
+    assert len(order) == 244 and order[:5] == [f"stem.{c}" for c in
+                                               ("conv1a", "conv2a", "conv2b", "conv3b", "conv4a")]
+    b = "stages.0.0.branches."
+    assert order[5:12] == [b + p for p in ("2.0", "1.0", "2.1", "0", "1.1", "2.2", "3.1")]
+    m7a = "stages.4.0.branches."
+    assert order[order.index("stages.3.19.project") + 1:][:12] == [
+        *(m7a + p for p in ("2.0", "0.0", "1.0", "2.1", "0.1", "1.1", "2.2")),
+        *(f"stages.5.0.{p}" for p in ("branches.1.0", "branches.1.1", "branches.0",
+                                      "branches.1.2", "project"))]
+    assert order[-1] == "stages.7.0"
+    k = keras_key_map(model)
+    assert k["stages.0.0.branches.3.1.bn.running_var"] == \
+        "BatchNormalization[11]/moving_variance"
+    assert k["stages.1.0.project.bias"] == "Conv2D[18]/bias"
+    assert k["stages.7.0.bn.bias"] == "BatchNormalization[203]/beta"
+    assert k["stages.7.0.conv.weight"] == "Conv2D[243]/kernel"
+    assert k["head.fc.weight"] == "Dense[0]/kernel" and k["stem.conv1a.bn.weight"] == \
+        "BatchNormalization[0]/gamma"
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_round_trip_gives_identical_outputs_and_config(name: str, tmp_path: Path) -> None:
     model = create_model(name, num_classes=7, drop_rate=0.1, **SMALL)

@@ -1,5 +1,6 @@
 """Weights: our format (``config.json`` + ``model.safetensors``) and importers for timm /
-Cadene, facenet-pytorch and FaceNet's Keras HDF5; FaceNet's ``prewhiten`` preprocessing."""
+Cadene, facenet-pytorch, FaceNet's Keras HDF5 and Keras applications' InceptionResNetV2;
+FaceNet's ``prewhiten`` preprocessing."""
 
 from .facenet import prewhiten
 from .hub import HubUnavailableError

@@ -10,8 +10,9 @@ from .sources import read_weights
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "convert", help="convert timm/Cadene, facenet-pytorch or FaceNet Keras weights "
-                        "(or our folder) to config.json + model.safetensors")
+        "convert", help="convert timm/Cadene, facenet-pytorch, FaceNet Keras or Keras "
+                        "applications InceptionResNetV2 weights (or our folder) to "
+                        "config.json + model.safetensors")
     p.add_argument("src", help="weights file or folder, or timm:NAME / hf-hub:ORG/NAME")
     p.add_argument("dst", help="output folder")
     p.add_argument("--model", default=None,

@@ -103,7 +103,8 @@ def positional(named: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out = {}
     for weights in layers.values():
         cls = _legacy_class(weights)
-        k = counts[cls] = counts.get(cls, -1) + 1
+        k = counts.get(cls, 0)
+        counts[cls] = k + 1
         out.update({f"{cls}[{k}]/{w}": t for w, t in weights.items()})
     return _unit_gamma(out)
 

@@ -11,6 +11,9 @@ Sources :func:`load_pretrained` reads, told apart by content (magic bytes, then 
   scales must be 1 (our FaceNet model has none) and its training classifier ``logits`` is
   dropped;
 * FaceNet's Keras HDF5 (``facenet_keras.h5``) for ``inception_resnet_v1_facenet``;
+* Keras applications' ``InceptionResNetV2`` weights (Keras 3 ``.weights.h5``, legacy ``.h5``
+  full-model or weights-only) for ``inception_resnet_v2``, matched by layer position as Keras
+  does (:mod:`.keras_apps`); its BN has no scale, so ours gets gamma = 1;
 * ``"timm:NAME"`` / ``"hf-hub:ORG/NAME"`` through huggingface_hub, when reachable.
 
 Pickles are read with ``torch.load(weights_only=True)`` only. The auxiliary head, which no
