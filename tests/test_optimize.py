@@ -17,6 +17,7 @@ from inception_v4 import create_model, list_models
 from inception_v4.cli import main
 from inception_v4.layers import ConvBN, ShiftBatchNorm2d
 from inception_v4.models.complexity import count_macs
+from inception_v4.perf import PoolBranch, optimize_for_training
 from inception_v4.perf.fuse import FusedConv, FusedResidual, PoolAfterConv, fuse_conv_bn
 
 SMALL = {"width": 0.25, "depth": 0.2}
@@ -57,8 +58,19 @@ def test_fused_matches_unfused_on_every_network(name: str, channels_last: bool) 
 def test_fused_full_size_inception_resnet_v2() -> None:
     model = randomise_bn(create_model("inception_resnet_v2")).eval()
     fused = inception_v4.optimize_for_inference(model)
-    x = torch.randn(1, 3, 96, 96)
+    x = torch.randn(1, 3, 75, 75)
     with torch.inference_mode():
+        torch.testing.assert_close(fused(x), model(x), atol=1e-4, rtol=0)
+
+
+def test_fused_without_onednn_uses_plain_convolutions(monkeypatch) -> None:  # noqa: ANN001
+    from inception_v4.perf import fuse
+
+    model = randomise_bn(create_model("inception_resnet_v2", **SMALL)).eval()
+    fused = inception_v4.optimize_for_inference(model)
+    monkeypatch.setattr(fuse, "_HAS_POINTWISE", False)  # as on CUDA or without mkldnn
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
         torch.testing.assert_close(fused(x), model(x), atol=1e-4, rtol=0)
 
 
@@ -115,7 +127,7 @@ def test_checkpointed_gradients_and_statistics_match_plain(name: str) -> None:
     plain = create_model(name, num_classes=5, aux_logits=True, **SMALL).train()
     ckpt = copy.deepcopy(plain)
     ckpt.set_grad_checkpointing()
-    x, y = torch.randn(3, 3, 96, 96), torch.tensor([0, 3, 4])
+    x, y = torch.randn(3, 3, 80, 80), torch.tensor([0, 3, 4])
     torch.manual_seed(1)  # dropout draws the same mask in both
     loss_plain = _train_step(plain, x, y)
     torch.manual_seed(1)
@@ -129,6 +141,31 @@ def test_checkpointed_gradients_and_statistics_match_plain(name: str) -> None:
     # recomputation in backward must not update the BN running statistics a second time
     for (n, b), c in zip(plain.named_buffers(), ckpt.buffers(), strict=True):
         torch.testing.assert_close(c, b, atol=0, rtol=0, msg=n)
+
+
+@pytest.mark.parametrize("name", ["inception_v4", "inception_resnet_v2"])
+def test_optimize_for_training_keeps_names_and_gradients(name: str) -> None:
+    # float64: the reordered pool branch is exact in real arithmetic, so only rounding differs
+    plain = create_model(name, num_classes=5, **SMALL).double().train()
+    fast = optimize_for_training(copy.deepcopy(plain))
+    assert [n for n, _ in fast.named_parameters()] == [n for n, _ in plain.named_parameters()]
+    assert any(isinstance(m, PoolBranch) for m in fast.modules())
+    assert fast.stem.conv1a.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    x, y = torch.randn(3, 3, 96, 96, dtype=torch.float64), torch.tensor([0, 3, 4])
+    for model in (plain, fast):
+        torch.manual_seed(1)
+        _train_step(model, x, y)
+    for (n, p), q in zip(plain.named_parameters(), fast.parameters(), strict=True):
+        torch.testing.assert_close(q.grad, p.grad, atol=1e-10, rtol=1e-8, msg=n)
+    for (n, b), c in zip(plain.named_buffers(), fast.buffers(), strict=True):
+        torch.testing.assert_close(c, b, atol=1e-10, rtol=1e-8, msg=n)
+
+
+def test_optimize_for_training_needs_a_network_for_checkpointing() -> None:
+    with pytest.raises(ValueError, match="set_grad_checkpointing"):
+        optimize_for_training(nn.Sequential(nn.Conv2d(3, 8, 3)), checkpointing=True)
+    model = optimize_for_training(create_model("inception_v4", **SMALL), checkpointing=True)
+    assert model.grad_checkpointing
 
 
 def _peak_bytes(model: nn.Module, x: torch.Tensor) -> int:
@@ -169,12 +206,12 @@ def test_timm_twin_shares_weights_and_outputs() -> None:
     from inception_v4.perf.twins import check_same_outputs, copy_by_order, timm_twin
 
     ours = create_model("inception_v4", drop_rate=0.2)
-    theirs = timm_twin("inception_v4", ours, 0.2, image_size=96)
+    theirs = timm_twin("inception_v4", ours, 0.2, image_size=75)
     assert theirs is not None
-    assert check_same_outputs(ours, theirs, 96) < 1e-4
+    assert check_same_outputs(ours, theirs, 75) < 1e-4
     other = create_model("inception_v4")  # the fallback mapping gives the same network
     copy_by_order(other, theirs.state_dict())
-    assert check_same_outputs(other, theirs, 96) < 1e-4
+    assert check_same_outputs(other, theirs, 75) < 1e-4
     with pytest.raises(ValueError, match="cannot pair weights"):
         copy_by_order(create_model("inception_resnet_v1"), theirs.state_dict())
     assert timm_twin("inception_resnet_v1", ours, 0.2) is None
@@ -184,7 +221,7 @@ def test_bench_command_writes_rows_and_json(tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / "bench.json"
     code = main(["bench", "--model", "inception_resnet_v1", "--mode", "infer", "--compare",
                  "none", "--image-size", "75", "--batch-size", "1", "--repeats", "2",
-                 "--warmup", "0", "--no-memory", "--json", str(out)])
+                 "--warmup", "0", "--no-memory", "--matmul-size", "256", "--json", str(out)])
     assert code == 0
     result = json.loads(out.read_text())
     (row,) = result["rows"]

@@ -7,7 +7,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 import torch
 from train_helpers import make_image_folder
 

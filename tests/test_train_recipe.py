@@ -92,7 +92,7 @@ def test_rmsprop_tf_differs_from_torch_rmsprop() -> None:
     # torch: ms from 0, eps outside the root: w1 = 1 - 0.1*0.5/(sqrt(0.025)+1) = 0.956826
     assert torch_[0] == pytest.approx(0.9568263, abs=1e-6)
     assert abs(ours[0] - torch_[0]) > 5e-3
-    assert max(abs(a - b) for a, b in zip(ours, torch_)) > 5e-3
+    assert max(abs(a - b) for a, b in zip(ours, torch_, strict=True)) > 5e-3
 
 
 def test_rmsprop_tf_lr_change_acts_through_momentum_buffer() -> None:

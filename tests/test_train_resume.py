@@ -36,8 +36,10 @@ def test_train_resume_mid_epoch_is_bitwise_identical(tmp_path: Path) -> None:
     a, b = _state(tmp_path / "whole"), _state(tmp_path / "halves")
     _assert_same(a["model"], b["model"])
     _assert_same(a["ema"]["module"], b["ema"]["module"])
-    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
-        _assert_same(sa, sb)
+    opt_a, opt_b = a["optimizer"]["state"], b["optimizer"]["state"]
+    assert opt_a.keys() == opt_b.keys()
+    for k in opt_a:
+        _assert_same(opt_a[k], opt_b[k])
     assert (a["progress"]["step"], a["progress"]["epoch"], a["progress"]["position"]) == \
         (b["progress"]["step"], b["progress"]["epoch"], b["progress"]["position"])
     steps = [line.split(",")[0] for line in (tmp_path / "halves" / "metrics.csv").read_text()

@@ -23,6 +23,7 @@ from ..models.complexity import count_macs
 from .fuse import optimize_for_inference
 from .memory import measure_memory
 from .timing import interleaved
+from .training import optimize_for_training
 from .twins import channels_last, timm_twin
 
 DROP_RATE = 0.2  # the paper's keep 0.8, for ours and timm's alike
@@ -42,6 +43,8 @@ class Settings:
     compile: bool = False
     memory: bool = True
     compare: str = "timm"  # or "none"
+    matmul_size: int = 4096
+    keep_heap: bool = False  # glibc mallopt for the whole process (timing.keep_heap)
 
     @property
     def torch_device(self) -> torch.device:
@@ -111,27 +114,28 @@ def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callabl
 
 
 def train_contestants(name: str, s: Settings) -> tuple[list[Contestant], int]:
-    """Ours (NHWC; and with activation checkpointing) against timm's plain and NHWC."""
+    """Ours (optimize_for_training; and with activation checkpointing) against timm's plain
+    and NHWC models."""
     ours = create_model(name, drop_rate=DROP_RATE)
     theirs = timm_twin(name, ours, DROP_RATE, s.image_size) if s.compare == "timm" else None
     macs = 3 * count_macs(ours, s.image_size)
     x_cl, x = _input(s, True), _input(s, False)
     y = torch.randint(0, ours.num_classes, (s.batch_size,), device=s.torch_device)
-    ckpt = copy.deepcopy(ours)
-    ckpt.set_grad_checkpointing(True)
-    base = {"mode": "train", "channels_last": True}
+    ckpt = optimize_for_training(copy.deepcopy(ours), checkpointing=True)
+    fast = {"mode": "train", "channels_last": True, "optimized": True}
     out = [
         Contestant("ours", "ours", training_step(
-            _maybe_compile(prepare(ours, s, True), s), x_cl, y), base),
+            _maybe_compile(prepare(optimize_for_training(ours), s, True), s), x_cl, y), fast),
         Contestant("ours-ckpt", "ours", training_step(prepare(ckpt, s, True), x_cl, y),
-                   {**base, "checkpointing": True}),
+                   {**fast, "checkpointing": True}),
     ]
     if theirs is not None:
         out += [
             Contestant("timm", "timm", training_step(
                 _maybe_compile(prepare(theirs, s, False), s), x, y), {"mode": "train"}),
             Contestant("timm-cl", "timm", training_step(
-                _maybe_compile(prepare(channels_last(theirs), s, True), s), x_cl, y), base),
+                _maybe_compile(prepare(channels_last(theirs), s, True), s), x_cl, y),
+                {"mode": "train", "channels_last": True}),
         ]
     return out, macs
 

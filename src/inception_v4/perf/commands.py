@@ -13,7 +13,7 @@ import torch
 from ..models import list_models
 from .bench import Settings, ratios, run_mode
 from .report import print_data, print_ratios, print_rows
-from .timing import machine, matmul_gflops
+from .timing import keep_heap, machine, matmul_gflops
 from .twins import timm_available
 
 DEFAULT_MODELS = ["inception_v4", "inception_resnet_v2"]
@@ -33,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per contestant (median)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first")
+    p.add_argument("--matmul-size", type=int, default=4096,
+                   help="side of the square matrices of the peak measurement")
+    p.add_argument("--keep-heap", action="store_true",
+                   help="glibc: no mmap/trim for large allocations, whole process (all alike)")
     p.add_argument("--compile", action="store_true", help="torch.compile every contestant")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the peak-memory child processes")
@@ -45,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    for flag in ("batch_size", "image_size", "threads", "repeats"):
+    for flag in ("batch_size", "image_size", "threads", "repeats", "matmul_size"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
@@ -57,12 +61,15 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise ValueError("--compare timm needs timm installed (pip install timm), or pass "
                          "--compare none")
     return Settings(args.batch_size, args.image_size, args.device, args.dtype, args.threads,
-                    args.warmup, args.repeats, args.compile, args.memory, args.compare)
+                    args.warmup, args.repeats, args.compile, args.memory, args.compare,
+                    args.matmul_size, args.keep_heap)
 
 
 def run_bench(args: argparse.Namespace) -> int:
     s = _settings(args)
     torch.set_num_threads(s.threads)
+    if s.keep_heap and not keep_heap():
+        raise ValueError("--keep-heap needs Linux with glibc (mallopt); run without it")
     result: dict = {"machine": machine(), "settings": dataclasses.asdict(s)}
     modes = ["infer", "train"] if args.mode == "all" else [m for m in [args.mode] if m != "data"]
     if modes:
@@ -78,11 +85,11 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def _models(names: list[str], modes: list[str], s: Settings) -> dict:
     """Rows for every network and mode, the matrix-multiply peak measured between them."""
-    peaks, rows = [matmul_gflops(s.torch_device, s.torch_dtype)], []
+    peaks, rows = [matmul_gflops(s.torch_device, s.torch_dtype, s.matmul_size)], []
     for name in names:
         for mode in modes:
             rows += run_mode(name, mode, s)
-            peaks.append(matmul_gflops(s.torch_device, s.torch_dtype))
+            peaks.append(matmul_gflops(s.torch_device, s.torch_dtype, s.matmul_size))
     peak = statistics.median(peaks)
     for r in rows:
         r["peak_fraction"] = r["gflops"] / peak

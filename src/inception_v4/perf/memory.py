@@ -1,6 +1,6 @@
 """Peak memory of one contestant, measured where nothing else competes for it.
 
-CPU: a fresh child process (``spawn``) builds the one model, notes its resident set size,
+CPU: a fresh Python child process builds the one model, notes its resident set size,
 runs two passes (forward, or training steps), and reports peak RSS (``getrusage``) minus
 that starting RSS: the memory the passes need (activations, gradients, optimizer state,
 scratch), in MiB. CUDA: in this process, the caching allocator's peak over the passes minus
@@ -10,8 +10,9 @@ what was allocated before them.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import json
+import subprocess
+import sys
 
 import torch
 from torch import nn
@@ -29,19 +30,22 @@ def build(name: str, impl: str, config: dict) -> nn.Module:
         return timm.create_model(name, drop_rate=DROP_RATE)
     from ..models import create_model
     from .fuse import optimize_for_inference
+    from .training import optimize_for_training
 
     model = create_model(name, drop_rate=DROP_RATE)
-    if config.get("checkpointing"):
-        model.set_grad_checkpointing(True)
+    if config.get("optimized"):
+        optimize_for_training(model, checkpointing=bool(config.get("checkpointing")))
     return optimize_for_inference(model) if config.get("fused") else model
 
 
 def _passes(name: str, impl: str, config: dict, settings: dict) -> int:
     """Run two passes of the contestant; the bytes they needed at peak."""
     from .bench import Settings, _input, prepare, training_step
-    from .timing import peak_rss_bytes, rss_bytes
+    from .timing import keep_heap, peak_rss_bytes, rss_bytes
 
     s = Settings(**settings)
+    if s.keep_heap:
+        keep_heap()
     torch.set_num_threads(s.threads)
     nhwc = bool(config.get("channels_last"))
     model = prepare(build(name, impl, config), s, nhwc)
@@ -75,6 +79,16 @@ def measure_memory(name: str, impl: str, config: dict, settings: object) -> floa
     fields = dataclasses.asdict(settings)
     if torch.device(fields["device"]).type == "cuda":
         return _passes(name, impl, config, fields) / MIB
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        return pool.submit(_passes, name, impl, config, fields).result() / MIB
+    job = json.dumps([name, impl, config, fields])
+    code = "import sys; from inception_v4.perf.memory import child_main; child_main(sys.argv[1])"
+    done = subprocess.run([sys.executable, "-c", code, job], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory measurement of {impl} {name} failed:\n{done.stderr[-2000:]}")
+    return int(done.stdout.strip().splitlines()[-1]) / MIB
+
+
+def child_main(job: str) -> None:
+    """Entry point of the child process: prints the peak bytes of the job's two passes."""
+    name, impl, config, fields = json.loads(job)
+    print(_passes(name, impl, config, fields))

@@ -36,9 +36,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
 
+_HELP = {
+    "model": "registry name (see `inception-v4 models`)",
+    "data": "train/ + val/ folders, one ImageFolder, train.tar + val.tar, or 'embedded'",
+    "out": "output folder: config.json, metrics.csv, eval.csv, curves.png, checkpoints/",
+    "epochs": "length of the schedule in epochs (may be fractional)",
+    "max_steps": "stop after this many steps without changing the schedule (0: none)",
+    "batch_size": "GLOBAL batch, split over torchrun ranks; lr scales by batch/reference_batch",
+    "resume": "auto (OUT/checkpoints/last.pt if present), never, or a checkpoint path",
+    "checkpoint_every": "write checkpoints/last.pt every this many steps (0: epoch ends only)",
+    "device": "auto, cpu, cuda or cuda:N",
+    "amp": "mixed precision: off, bf16 or fp16 (fp16 uses a gradient scaler)",
+    "workers": "DataLoader worker processes per rank",
+    "sync_bn": "batch-norm statistics over the global batch under torchrun",
+}
+
+
 def _help(name: str) -> str:
     default = getattr(TrainConfig(), name)
-    return f"config field {name} (paper default: {default})"
+    text = _HELP.get(name, f"config field {name}")
+    return f"{text} (paper preset: {default})"
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:

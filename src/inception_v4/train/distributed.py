@@ -5,8 +5,8 @@ Under ``torchrun`` (``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` set) the run joins a 
 global batch evenly across ranks. Only rank 0 writes files.
 
 ``torch.nn.SyncBatchNorm`` only runs on accelerators, so on CPU ``--sync-bn`` uses
-:class:`CpuSyncBatchNorm2d`, which all-reduces the batch statistics with the differentiable
-``torch.distributed.nn.functional.all_reduce``.
+:class:`CpuSyncBatchNorm2d`, which all-reduces the batch statistics in the forward pass and
+the two gradient sums in the backward pass (float64 reductions).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed.nn.functional import all_reduce as differentiable_all_reduce
 
 
 @dataclass(frozen=True)
@@ -92,28 +91,64 @@ def wrap(model: nn.Module, d: Dist) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
+def _sum_over_ranks(t: torch.Tensor) -> torch.Tensor:
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(t)
+    return t
+
+
+class _SyncBatchNorm(torch.autograd.Function):
+    """Batch norm over the global batch; reductions in float64 (as torch's CPU kernels
+    accumulate) so the result matches one process holding the whole batch."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):  # noqa: ANN001, ANN205
+        x64 = x.double()
+        count = torch.tensor([x.numel() / x.shape[1]], dtype=torch.float64, device=x.device)
+        stats = _sum_over_ranks(torch.cat([x64.sum((0, 2, 3)), count]))
+        n, mean = stats[-1], stats[:-1] / stats[-1]
+        centred = x64 - mean[None, :, None, None]
+        var = _sum_over_ranks(centred.square().sum((0, 2, 3))) / n
+        invstd = torch.rsqrt(var + eps)
+        y = centred * invstd[None, :, None, None]
+        if weight is not None:
+            y = y * weight.double()[None, :, None, None] + bias.double()[None, :, None, None]
+        ctx.save_for_backward(x, weight, mean, invstd)
+        ctx.n = n
+        return y.to(x.dtype), mean, var * n / (n - 1).clamp(min=1)
+
+    @staticmethod
+    def backward(ctx, dy, _dmean, _dvar):  # noqa: ANN001, ANN205
+        x, weight, mean, invstd = ctx.saved_tensors
+        xhat = (x.double() - mean[None, :, None, None]) * invstd[None, :, None, None]
+        dy64 = dy.double()
+        local = torch.cat([dy64.sum((0, 2, 3)), (dy64 * xhat).sum((0, 2, 3))])
+        c = x.shape[1]
+        dbias, dweight = local[:c], local[c:]
+        total = _sum_over_ranks(local.clone()) / ctx.n
+        scale = invstd if weight is None else invstd * weight.double()
+        dx = scale[None, :, None, None] * (dy64 - total[None, :c, None, None]
+                                           - xhat * total[None, c:, None, None])
+        if weight is None:
+            return dx.to(x.dtype), None, None, None
+        return dx.to(x.dtype), dweight.to(weight.dtype), dbias.to(weight.dtype), None
+
+
 class CpuSyncBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics cover the whole global batch (any device).
 
-    Mean and variance are all-reduced across ranks (two passes); the backward pass
-    all-reduces their gradients, which together with DDP's gradient averaging gives exactly
-    the gradient of one process seeing the whole batch.
+    The backward pass all-reduces the two per-channel gradient sums (as torch's
+    SyncBatchNorm does); with DDP's gradient averaging this gives the gradient of one
+    process seeing the whole batch.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        n = torch.tensor([float(x.numel() // x.shape[1])], device=x.device)
-        dist.all_reduce(n)
-        mean = differentiable_all_reduce(x.sum((0, 2, 3))) / n
-        centred = x - mean[None, :, None, None]
-        var = differentiable_all_reduce(centred.square().sum((0, 2, 3))) / n
+        y, mean, var = _SyncBatchNorm.apply(x, self.weight, self.bias, self.eps)
         if self.track_running_stats:
-            self._update_running(mean.detach(), var.detach() * n / (n - 1).clamp(min=1))
-        y = centred * torch.rsqrt(var + self.eps)[None, :, None, None]
-        if self.weight is not None:
-            y = y * self.weight[None, :, None, None]
-        return y + self.bias[None, :, None, None] if self.bias is not None else y
+            self._update_running(mean.to(x.dtype), var.to(x.dtype))
+        return y
 
     @torch.no_grad()
     def _update_running(self, mean: torch.Tensor, var: torch.Tensor) -> None:

@@ -1,0 +1,64 @@
+"""Building a run: the data splits, the network, the optimiser, averaging, wrapping."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..data import ImageDataset, eval_transform, open_dataset, train_transform
+from ..models import MIN_INPUT_SIZE, create_model
+from . import distributed
+from .config import TrainConfig
+from .distributed import Dist
+from .ema import ModelEma
+from .loop import Run
+from .optim import build_optimizer
+
+
+def open_splits(config: TrainConfig) -> tuple[ImageDataset, ImageDataset]:
+    """The train and val splits with Inception preprocessing at ``config.image_size``."""
+    if config.image_size < MIN_INPUT_SIZE:
+        raise ValueError(f"image_size {config.image_size} is below the networks' minimum "
+                         f"{MIN_INPUT_SIZE}; use --image-size {MIN_INPUT_SIZE} or more")
+    train = open_dataset(config.data, "train", seed=config.seed)
+    val = open_dataset(config.data, "val", seed=config.seed)
+    train.transform = train_transform(config.image_size)
+    val.transform = eval_transform(config.image_size)
+    if train.classes != val.classes:
+        raise ValueError(f"{config.data}: train and val have different classes "
+                         f"({train.num_classes} vs {val.num_classes})")
+    return train, val
+
+
+def per_rank_batch(config: TrainConfig, d: Dist) -> int:
+    if config.batch_size % d.world:
+        raise ValueError(f"--batch-size {config.batch_size} (global) does not split evenly "
+                         f"over {d.world} processes; use a multiple of {d.world}")
+    return config.batch_size // d.world
+
+
+def build_net(config: TrainConfig, num_classes: int, device: torch.device) -> nn.Module:
+    """The network of ``config`` with BN momentum ``bn_momentum``, seeded by ``seed``."""
+    torch.manual_seed(config.seed)
+    net = create_model(config.model, num_classes=num_classes, drop_rate=config.drop_rate,
+                       aux_logits=config.aux_logits, width=config.width, depth=config.depth,
+                       residual_scale=config.residual_scale, residual=config.residual)
+    for m in net.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = config.bn_momentum
+    net = net.to(device)
+    return net.to(memory_format=torch.channels_last) if config.channels_last else net
+
+
+def build_run(config: TrainConfig, d: Dist, num_classes: int, steps_per_epoch: int) -> Run:
+    net = build_net(config, num_classes, d.device)
+    if config.sync_bn and d.world > 1:
+        net = distributed.convert_sync_bn(net, d.device)
+    ema = ModelEma(net, config.ema_decay, config.ema_warmup) if config.ema_decay > 0 else None
+    scaler = torch.amp.GradScaler(d.device.type, enabled=config.amp == "fp16")
+    return Run(config, d, net, net, build_optimizer(net, config), scaler, ema, steps_per_epoch)
+
+
+def wrap_model(net: nn.Module, config: TrainConfig, d: Dist) -> nn.Module:
+    model = distributed.wrap(net, d)
+    return torch.compile(model) if config.compile else model
