@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-slow demo lint bench clean
+.PHONY: test test-slow test-reliability demo lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+test-reliability: $(STAMP)
+	$(PY) -m pytest -q -m slow tests/reliability
 
 demo: $(STAMP)
 	$(PY) -m inception_v4.demo

@@ -183,9 +183,13 @@ def _compare(want: torch.Tensor, got: torch.Tensor, atol: float, what: str) -> f
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a network to ONNX or a torch.export program, "
                                       "checked against PyTorch")
-    p.add_argument("--model", required=True, help="registry name (see `inception-v4 models`)")
+    p.add_argument("--model", default=None,
+                   help="registry name (see `inception-v4 models`); default: the one the "
+                        "weights name (our folder, a training checkpoint or run folder)")
     p.add_argument("--weights", default=None,
-                   help="anything create_model(pretrained=...) reads; random init if omitted")
+                   help="our folder, a training checkpoint (.pt) or run folder, or anything "
+                        "create_model(pretrained=...) reads; random init if omitted")
+    p.add_argument("--ema", action="store_true", help="a training checkpoint's averaged weights")
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--out", required=True, type=Path, help="file to write")
     p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
@@ -199,10 +203,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_export)
 
 
-def build_model(name: str, weights: str | None, *, num_classes: int | None = None,
-                width: float | None = None, depth: float | None = None) -> nn.Module:
+def build_model(name: str | None, weights: str | None, *, num_classes: int | None = None,
+                width: float | None = None, depth: float | None = None,
+                ema: bool = False) -> nn.Module:
     """``create_model(name, pretrained=weights)``; a folder written by ``save_pretrained``
-    supplies its constructor arguments, which the arguments given here override."""
+    supplies its constructor arguments, which the arguments given here override. A training
+    checkpoint or run folder (``weights.load_model``) rebuilds its own network; ``name`` may
+    then be omitted, and ``num_classes`` puts a new head on it."""
+    from .weights.checkpoints import read_training_checkpoint
+
+    checkpoint = read_training_checkpoint(weights) if weights is not None else None
+    if checkpoint is not None:
+        from .weights.checkpoints import model_from_checkpoint
+
+        if width is not None or depth is not None:
+            raise ValueError(f"{weights} is a training checkpoint: its config fixes width and "
+                             f"depth; drop --width/--depth")
+        model = model_from_checkpoint(*checkpoint, name=name, ema=ema)
+        if num_classes is not None and num_classes != model.num_classes:
+            model.reset_classifier(num_classes)
+        return model
+    if ema:
+        raise ValueError(f"--ema needs a training checkpoint or run folder; {weights} is not one")
+    if name is None:
+        if weights is None or not (Path(weights) / "config.json").is_file():
+            raise ValueError("--model NAME is needed unless --weights is our folder, a training "
+                             "checkpoint or a run folder (they name their model)")
+        from .weights import read_config
+
+        name = read_config(weights)["model"]
     init: dict = {}
     if weights is not None and (Path(weights) / "config.json").is_file():
         from .weights import read_config
@@ -222,7 +251,7 @@ def run_export(args: argparse.Namespace) -> int:
         print("inception-v4 export: warning: no --weights given, exporting a randomly "
               "initialised network", file=sys.stderr)
     model = build_model(args.model, args.weights, num_classes=args.num_classes,
-                        width=args.width, depth=args.depth)
+                        width=args.width, depth=args.depth, ema=args.ema)
     try:
         if args.format == "onnx":
             export_onnx(model, args.out, image_size=args.image_size, opset=args.opset,
@@ -237,6 +266,6 @@ def run_export(args: argparse.Namespace) -> int:
     except (ImportError, ExportCheckError) as err:
         print(f"inception-v4 export: error: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out} ({args.format}, {args.model}); max abs difference to PyTorch "
+    print(f"wrote {args.out} ({args.format}, {model.spec.name}); max abs difference to PyTorch "
           f"{diff:.3g} (allowed {ATOL:g})")
     return 0

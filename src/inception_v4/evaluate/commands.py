@@ -160,16 +160,21 @@ def _write_json(path: str, obj: Any) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ..data import decode_image
+    from ..data import BadImageError, decode_image
 
     if args.topk < 1:
         raise ValueError(f"--topk must be >= 1, got {args.topk}")
     model, info = load_for_eval(args.model, args.weights, ema=args.ema,
                                 device=resolve_device(args.device))
     names = class_names(model.num_classes, info["classes"])
-    cfg, out = view_config(model), []
+    cfg, out, failed = view_config(model), [], []
     for path in args.images:
-        image = decode_image(Path(path).read_bytes(), path)
+        try:
+            image = decode_image(Path(path).read_bytes(), path)
+        except (OSError, BadImageError) as err:  # one bad file: say so, go on with the rest
+            print(f"inception-v4 predict: error: {err}", file=sys.stderr)
+            failed.append({"image": path, "error": str(err)})
+            continue
         probs = predict(model, views(image, args.crops, **cfg))
         top = probs.topk(min(args.topk, len(probs)))
         rows = [{"class": int(c), "name": names[int(c)], "probability": float(p)}
@@ -181,5 +186,6 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.json:
         _write_json(args.json, {"model": info["model"], "weights": info["weights"],
                                 "crops": args.crops, "crop_definition":
-                                crop_definition(args.crops), "predictions": out})
-    return 0
+                                crop_definition(args.crops), "predictions": out,
+                                "errors": failed})
+    return 2 if failed else 0

@@ -15,7 +15,6 @@ A ``--model`` name that contradicts what the weights say they are is an error, n
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,95 +22,29 @@ import torch
 from torch import nn
 
 from ..models import create_model
+from ..weights.checkpoints import model_from_checkpoint, read_training_checkpoint
+from ..weights.hub import is_hub_source
 from ..weights.pretrained import infer_num_classes, layout_for, load_weights, resolve_source
-from ..weights.sources import Weights, read_weights
-
-RUN_CHECKPOINT = Path("checkpoints") / "last.pt"
-_ARG_KEYS = ("width", "depth", "residual_scale", "residual", "aux_logits", "drop_rate",
-             "in_chans")
+from ..weights.sources import read_weights
 
 
 def load_for_eval(name: str | None, weights: str | Path, *, ema: bool = False,
                   device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """``(model in eval mode on device, info)``; info: ``model``, ``weights``, ``classes``
-    (names the weights carry, or None)."""
-    checkpoint = _training_checkpoint(weights)
+    (names the weights carry, or None). Training checkpoints and run folders go through
+    :func:`inception_v4.weights.load_model`'s checkpoint reader."""
+    checkpoint = None if is_hub_source(weights) else read_training_checkpoint(weights)
     if checkpoint is not None:
-        model, classes = _from_checkpoint(name, *checkpoint, ema=ema)
+        model = model_from_checkpoint(*checkpoint, name=name, ema=ema)
     elif ema:
         raise ValueError(f"--ema needs a training checkpoint with averaged weights; {weights} "
                          f"is a plain weights file or folder (its weights are used as they are)")
     else:
-        model, classes = _from_weights(name, weights), None
+        model = _from_weights(name, weights)
     model = model.to(device).eval()
-    return model, {"model": model.spec.name, "weights": str(weights), "classes": classes}
-
-
-def _training_checkpoint(weights: str | Path) -> tuple[Path, dict] | None:
-    """``(path, checkpoint dict)`` when ``weights`` is a training checkpoint or run folder."""
-    path = Path(weights)
-    if path.is_dir() and (path / RUN_CHECKPOINT).is_file():
-        path = path / RUN_CHECKPOINT
-    if not path.is_file() or path.suffix not in (".pt", ".pth", ".ckpt"):
-        return None
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - not a checkpoint; read_weights will say what it is
-        return None
-    if isinstance(obj, dict) and isinstance(obj.get("model"), dict) and "config" in obj:
-        return path, obj
-    return None
-
-
-def _state(obj: Any) -> dict[str, torch.Tensor]:
-    """A state dict from ``ckpt["model"]`` or ``ckpt["ema"]`` (``{"module": ...}``)."""
-    if isinstance(obj, dict) and isinstance(obj.get("module"), dict):
-        obj = obj["module"]
-    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    for prefix in ("module.", "_orig_mod."):
-        if tensors and all(k.startswith(prefix) for k in tensors):
-            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
-    return tensors
-
-
-def _from_checkpoint(name: str | None, path: Path, ckpt: dict,
-                     ema: bool) -> tuple[nn.Module, list[str] | None]:
-    cfg = ckpt["config"] if isinstance(ckpt["config"], dict) else {}
-    saved = cfg.get("model")
-    if name and saved and name != saved:
-        raise ValueError(f"--model {name} but {path} is a checkpoint of {saved}; drop --model "
-                         f"(the checkpoint says what it is) or pass {saved} weights")
-    name = name or saved
-    if name is None:
-        raise ValueError(f"{path}: the checkpoint's config names no model; pass --model NAME")
-    if ema and not ckpt.get("ema"):
-        raise ValueError(f"{path} holds no averaged weights (trained with ema_decay=0?); "
-                         f"drop --ema")
-    state = _state(ckpt["ema"] if ema else ckpt["model"])
-    if "head.fc.weight" not in state:
-        raise ValueError(f"{path}: no classifier (head.fc.weight) in the checkpoint; it is not "
-                         f"a classification model")
-    args = {k: cfg[k] for k in _ARG_KEYS if k in cfg}
-    model = create_model(name, num_classes=int(state["head.fc.weight"].shape[0]), **args)
-    load_weights(model, Weights(state, "ours", path, None, name))
-    if cfg.get("image_size"):
-        size = int(cfg["image_size"])
-        model.pretrained_cfg = {**model.pretrained_cfg, "input_size": (3, size, size)}
-    classes = ckpt.get("classes") or cfg.get("classes") or _run_classes(path)
-    return model, list(classes) if classes else None
-
-
-def _run_classes(checkpoint: Path) -> list[str] | None:
-    """Class names from the run folder's ``config.json`` (``RUN/checkpoints/last.pt``)."""
-    for candidate in (checkpoint.parent.parent / "config.json",
-                      checkpoint.parent / "config.json"):
-        try:
-            record = json.loads(candidate.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(record, dict) and isinstance(record.get("classes"), list):
-            return [str(c) for c in record["classes"]]
-    return None
+    classes = model.pretrained_cfg.get("label_names")
+    return model, {"model": model.spec.name, "weights": str(weights),
+                   "classes": list(classes) if classes else None}
 
 
 def _from_weights(name: str | None, source: str | Path) -> nn.Module:

@@ -111,10 +111,6 @@ class FeatureInfo(list):
         return [f["module"] for f in self]
 
 
-def _run_in_order(blocks: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    return blocks(x)
-
-
 class Network(nn.Module):
     """stem → stages → head, built from a :class:`NetSpec`."""
 
@@ -172,6 +168,9 @@ class Network(nn.Module):
         if not isinstance(x, torch.Tensor) or x.dim() != 4:
             raise ValueError(f"input x must be a 4-d tensor (N, C, H, W), got "
                              f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)}")
+        if not x.is_floating_point():
+            raise TypeError(f"input x has dtype {x.dtype}; the model takes floating-point "
+                            f"images (e.g. x.float(), normalised as pretrained_cfg says)")
         if x.shape[1] != self.in_chans:
             raise ValueError(f"input x has {x.shape[1]} channels, the model expects "
                              f"in_chans={self.in_chans}")
@@ -187,20 +186,20 @@ class Network(nn.Module):
         return self._forward_body(x)[0]
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        """Store only each block's input in training, recompute the rest in backward (timm).
-
-        Same gradients and running statistics, less memory, one more forward per step.
-        """
+        """In training, store only some block inputs and recompute the rest in backward
+        (timm's API; :mod:`inception_v4.perf.checkpoint`). Same gradients and running
+        statistics, less memory, about one more forward pass per step."""
         self.grad_checkpointing = enable
 
     def _forward_body(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         self.check_input(x)
-        run = _run_in_order
         if self.grad_checkpointing and self.training and torch.is_grad_enabled():
-            from ..perf.checkpoint import checkpoint_blocks as run
-        x, aux_in = run(self.stem, x), None
+            from ..perf.checkpoint import checkpointed_body
+
+            return checkpointed_body(self, x)
+        x, aux_in = self.stem(x), None
         for i, stage in enumerate(self.stages):
-            x = run(stage, x)
+            x = stage(x)
             if i == self.aux_stage:
                 aux_in = x
         return x, aux_in

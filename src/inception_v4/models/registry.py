@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ def create_model(
     """
     spec = get_spec(name)
     _check_args(num_classes, in_chans, drop_rate)
+    _check_scales(width=width, depth=depth, residual_scale=residual_scale)
     if num_classes is None:
         num_classes = spec.num_classes
     table = transform_spec(spec, width, depth, residual_scale)
@@ -97,13 +99,32 @@ def create_model(
     return model
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_args(num_classes: int | None, in_chans: int, drop_rate: float) -> None:
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 0):
+    if num_classes is not None and (not _is_int(num_classes) or num_classes < 0):
         raise ValueError(f"num_classes must be a non-negative int, got {num_classes!r}")
-    if not isinstance(in_chans, int) or in_chans < 1:
+    if not _is_int(in_chans) or in_chans < 1:
         raise ValueError(f"in_chans must be a positive int, got {in_chans!r}")
+    if not isinstance(drop_rate, (int, float)) or isinstance(drop_rate, bool):
+        raise TypeError(f"drop_rate must be a number in [0, 1), got {drop_rate!r}")
     if not 0.0 <= drop_rate < 1.0:
         raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate!r}")
+
+
+def _check_scales(**values: float | None) -> None:
+    """width and depth: finite numbers > 0; residual_scale: None or a finite number >= 0."""
+    for key, value in values.items():
+        if value is None and key == "residual_scale":
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise TypeError(f"{key} must be a number, got {value!r}")
+        low_ok = value >= 0 if key == "residual_scale" else value > 0
+        if not (math.isfinite(value) and low_ok):
+            bound = ">= 0" if key == "residual_scale" else "> 0"
+            raise ValueError(f"{key} must be a finite number {bound}, got {value!r}")
 
 
 def copy_model_args(model: nn.Module) -> dict[str, Any]:

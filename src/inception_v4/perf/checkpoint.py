@@ -1,15 +1,19 @@
-"""Activation checkpointing: keep only each block's input, recompute the rest in backward.
+"""Activation checkpointing: keep a few block inputs, recompute the rest in backward.
 
 The paper's problem of fitting large networks on one device: at equal batch size the
-activations stored for backward shrink to the block inputs, at the cost of a second forward
-pass through each block during backward. Gradients are those of the plain model; the
-recomputation does not update BatchNorm running statistics a second time.
+activations stored for backward shrink to the inputs of checkpoint segments, at the cost of
+a second forward pass through every segment during backward. Each stem part is a segment;
+each stage of n blocks is cut into segments of ceil(√n) blocks (Chen et al. 2016, "Training
+deep nets with sublinear memory cost"), which stores √n inputs and recomputes √n blocks at a
+time. Gradients are those of the plain model; the recomputation does not update BatchNorm
+running statistics a second time.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -17,10 +21,10 @@ from torch.utils.checkpoint import checkpoint
 
 
 class KeepRunningStats(contextlib.AbstractContextManager):
-    """Restores the BatchNorm running statistics of ``module`` on exit (for recomputation)."""
+    """Restores the BatchNorm running statistics of ``modules`` on exit (for recomputation)."""
 
-    def __init__(self, module: nn.Module) -> None:
-        self.norms = [m for m in module.modules()
+    def __init__(self, modules: Sequence[nn.Module]) -> None:
+        self.norms = [m for module in modules for m in module.modules()
                       if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
         self.saved: list[list[torch.Tensor]] = []
 
@@ -39,9 +43,30 @@ def _stats(m: nn.modules.batchnorm._BatchNorm) -> list[torch.Tensor]:
     return [t for t in (m.running_mean, m.running_var, m.num_batches_tracked) if t is not None]
 
 
-def checkpoint_blocks(blocks: Iterable[nn.Module], x: torch.Tensor) -> torch.Tensor:
-    """``x`` through ``blocks`` in order, each one a checkpoint segment (non-reentrant)."""
+def _run(blocks: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
     for block in blocks:
-        x = checkpoint(block, x, use_reentrant=False,
-                       context_fn=lambda b=block: (contextlib.nullcontext(), KeepRunningStats(b)))
+        x = block(x)
     return x
+
+
+def checkpoint_blocks(blocks: Sequence[nn.Module], x: torch.Tensor,
+                      per_segment: int | None = None) -> torch.Tensor:
+    """``x`` through ``blocks`` in order, as checkpoint segments (non-reentrant) of
+    ``per_segment`` blocks (default ceil(√n))."""
+    blocks = list(blocks)
+    k = per_segment or max(1, math.ceil(math.sqrt(len(blocks))))
+    for i in range(0, len(blocks), k):
+        part = blocks[i:i + k]
+        x = checkpoint(_run, part, x, use_reentrant=False,
+                       context_fn=lambda p=part: (contextlib.nullcontext(), KeepRunningStats(p)))
+    return x
+
+
+def checkpointed_body(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:meth:`Network._forward_body` with checkpointing: ``(features, aux head input)``."""
+    x, aux_in = checkpoint_blocks(net.stem, x, per_segment=1), None
+    for i, stage in enumerate(net.stages):
+        x = checkpoint_blocks(stage, x)
+        if i == net.aux_stage:
+            aux_in = x
+    return x, aux_in

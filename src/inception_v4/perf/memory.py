@@ -1,7 +1,7 @@
 """Peak memory of one contestant, measured where nothing else competes for it.
 
 CPU: a fresh Python child process builds the one model, notes its resident set size,
-runs two passes (forward, or training steps), and reports peak RSS (``getrusage``) minus
+runs two passes (forward, or training steps), and reports peak RSS (``VmHWM``) minus
 that starting RSS: the memory the passes need (activations, gradients, optimizer state,
 scratch), in MiB. CUDA: in this process, the caching allocator's peak over the passes minus
 what was allocated before them.
@@ -41,7 +41,7 @@ def build(name: str, impl: str, config: dict) -> nn.Module:
 def _passes(name: str, impl: str, config: dict, settings: dict) -> int:
     """Run two passes of the contestant; the bytes they needed at peak."""
     from .bench import Settings, _input, prepare, training_step
-    from .timing import keep_heap, peak_rss_bytes, rss_bytes
+    from .timing import keep_heap, peak_rss_bytes, reset_peak_rss, rss_bytes
 
     s = Settings(**settings)
     if s.keep_heap:
@@ -65,6 +65,8 @@ def _passes(name: str, impl: str, config: dict, settings: dict) -> int:
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+    else:
+        reset_peak_rss()
     start = torch.cuda.memory_allocated() if cuda else rss_bytes()
     for _ in range(2):
         run()

@@ -1,6 +1,6 @@
 """Measuring: timed runs, the dense matrix-multiply peak, peak memory, the machine.
 
-Memory on CPU is the peak resident set size (``ru_maxrss``) of a fresh child process that
+Memory on CPU is the peak resident set size (``VmHWM``) of a fresh child process that
 builds one model and runs it, minus its resident size just before the first run: what the
 run itself needs (activations, gradients, optimizer state, workspace), free of whatever the
 benchmark process held before. On CUDA it is the allocator's peak.
@@ -86,8 +86,27 @@ def rss_bytes() -> int:
         return 0
 
 
+def reset_peak_rss() -> bool:
+    """Start a new peak-RSS measurement (Linux ``/proc/self/clear_refs``); False if unable."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_bytes() -> int:
-    """The peak resident set size of this process so far (``getrusage``; KiB on Linux)."""
+    """The peak resident set size of this process (``VmHWM``) since start or the last
+    :func:`reset_peak_rss`; ``getrusage`` where ``/proc`` is absent (that one also counts
+    the parent's pages a freshly exec'ed child was forked with)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if platform.system() == "Darwin" else peak * 1024
 

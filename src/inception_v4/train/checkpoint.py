@@ -9,8 +9,10 @@ sampler state (seed, epoch, position) and the RNG states (as tensors), and the c
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,25 +31,47 @@ def checkpoint_dir(out: str | Path) -> Path:
     return Path(out) / "checkpoints"
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (no space, no permission, ...); the previous one
+    is left as it was. The message names the file, the reason and what to do."""
+
+
 def save_atomic(obj: dict, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, fsync, rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    """``torch.save`` to a temporary file beside ``path``, fsync, rename over ``path``.
+
+    A failure removes the temporary file and raises :class:`CheckpointWriteError`; ``path``
+    keeps its previous content. Temporary files of killed writers are removed first."""
+    _write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def copy_atomic(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, dst)
-    _fsync_dir(dst.parent)
+    def copy(f: Any) -> None:
+        with open(src, "rb") as source:
+            shutil.copyfileobj(source, f)
+
+    _write_atomic(dst, copy)
+
+
+def _write_atomic(path: Path, write: Callable[[Any], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.tmp*"):  # left by a killed writer
+            stale.unlink(missing_ok=True)
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        kept = (f"the previous {path.name} is intact" if path.is_file()
+                else f"no earlier {path.name} exists")
+        raise CheckpointWriteError(
+            err.errno, f"cannot write checkpoint {path}: {err.strerror or err} ({kept}); free "
+            f"disk space or fix the folder's permissions, then rerun with --resume auto") \
+            from err
+    _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -66,7 +90,15 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    return torch.load(path, map_location=device, weights_only=True)
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"refused to load {path}: it holds Python objects other than tensors, "
+                         f"and unpickling them could run arbitrary code ("
+                         f"{str(err).splitlines()[0]})") from None
+    except (RuntimeError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable checkpoint ({str(err).splitlines()[0]}); "
+                         f"delete it to start over, or pass another with --resume") from None
 
 
 def find_resume(resume: str, out: str | Path) -> Path | None:

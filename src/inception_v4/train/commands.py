@@ -81,6 +81,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointWriteError
     from .fit import fit
     from .loop import NonFiniteLoss
 
@@ -90,6 +91,9 @@ def run_train(args: argparse.Namespace) -> int:
     except NonFiniteLoss as err:
         print(f"inception-v4 train: {err}", file=sys.stderr)
         return 3
+    except CheckpointWriteError as err:
+        print(f"inception-v4 train: error: {err.strerror}", file=sys.stderr)
+        return 2
     if result["world_size"] > 1 and not _is_rank0():
         return 0
     print(format_summary(result))

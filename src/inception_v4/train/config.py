@@ -11,6 +11,7 @@ batch 32 per replica, BN decay 0.9997). Presets are small TOML files in
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -91,6 +92,40 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
+        _check_ranges(self)
+
+
+# field → (lowest, highest, whether the lowest itself is allowed); NaN is never allowed.
+_RANGES = {
+    "width": (0.0, math.inf, False), "depth": (0.0, math.inf, False),
+    "drop_rate": (0.0, 0.999999, True), "lr": (0.0, math.inf, False),
+    "label_smoothing": (0.0, 0.999999, True), "ema_decay": (0.0, 0.999999, True),
+    "momentum": (0.0, 1.0, True), "rmsprop_decay": (0.0, 1.0, True),
+    "rmsprop_eps": (0.0, math.inf, False), "lr_decay": (0.0, math.inf, False),
+    "lr_decay_epochs": (0.0, math.inf, False), "weight_decay": (0.0, math.inf, True),
+    "clip_grad_norm": (0.0, math.inf, True), "aux_weight": (0.0, math.inf, True),
+    "warmup_epochs": (0.0, math.inf, True), "max_steps": (0, math.inf, True),
+    "max_minutes": (0.0, math.inf, True), "eval_every_steps": (0, math.inf, True),
+    "eval_max_images": (0, math.inf, True), "workers": (0, math.inf, True),
+    "checkpoint_every": (0, math.inf, True), "checkpoint_minutes": (0.0, math.inf, True),
+    "bn_momentum": (0.0, 1.0, True),
+}
+
+
+def _check_ranges(config: TrainConfig) -> None:
+    """Each numeric field within its range, naming the field when it is not."""
+    for name, (low, high, low_ok) in _RANGES.items():
+        value = getattr(config, name)
+        if not (low < value or (low_ok and value == low)) or not value <= high:
+            side = ">=" if low_ok else ">"
+            raise ValueError(f"{name} must be {side} {low:g}" + (f" and <= {high:g}" if
+                             math.isfinite(high) else "") + f", got {value!r}")
+    scale = config.residual_scale
+    if scale is not None and not (math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"residual_scale must be a finite number >= 0, got {scale!r}")
+    if config.image_size < 75:
+        raise ValueError(f"image_size must be at least 75 (the networks' smallest input), "
+                         f"got {config.image_size}")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

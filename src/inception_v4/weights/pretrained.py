@@ -185,12 +185,22 @@ def infer_num_classes(w: Weights, layout: Layout | None) -> int | None:
     return None if t is None else int(t.shape[0])
 
 
-def load_model(source: str | Path) -> nn.Module:
+def load_model(source: str | Path, *, ema: bool = False) -> nn.Module:
     """A model rebuilt and loaded, in eval mode: from our folder (its ``config.json`` gives
-    the name and constructor arguments), or from a foreign weights file, whose model name
-    and number of classes are read off its keys."""
+    the name and constructor arguments), from a training checkpoint (``checkpoints/last.pt``,
+    ``best.pt``) or run folder (its config gives the network; ``ema=True`` loads the averaged
+    weights; ``pretrained_cfg`` gets ``label_names`` and the trained ``input_size``), or from
+    a foreign weights file, whose model name and number of classes are read off its keys."""
     from ..models import create_model
+    from .checkpoints import model_from_checkpoint, read_training_checkpoint
 
+    checkpoint = None if is_hub_source(source) else read_training_checkpoint(source)
+    if checkpoint is not None:
+        return model_from_checkpoint(*checkpoint, ema=ema)
+    if ema:
+        raise ValueError(f"ema=True needs a training checkpoint (checkpoints/last.pt or a run "
+                         f"folder) with averaged weights; {source} is a plain weights file or "
+                         f"folder, whose weights are used as they are")
     w = read_weights(resolve_source(source))
     if w.config is not None:
         model = create_model(w.config["model"], **w.config.get("init_args", {}))

@@ -114,14 +114,22 @@ def read_keras_h5(path: Path) -> dict[str, torch.Tensor]:
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of one file, whatever its container format."""
+    return _read_file(path)[0]
+
+
+def _read_file(path: Path) -> tuple[dict[str, torch.Tensor], str | None]:
+    """(tensors, the model a training checkpoint's config names, or None)."""
     kind = sniff(path)
     if kind == "hdf5":
-        return read_keras_h5(path)
+        return read_keras_h5(path), None
     if kind == "safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
-    return _unwrap(_torch_load(path), path)
+        return load_file(str(path)), None
+    obj = _torch_load(path)
+    config = obj.get("config") if isinstance(obj, dict) else None
+    saved = config.get("model") if isinstance(config, dict) else None
+    return _unwrap(obj, path), saved if isinstance(saved, str) else None
 
 
 def identify(tensors: dict[str, torch.Tensor]) -> tuple[str, str | None]:
@@ -176,8 +184,10 @@ def read_weights(path: str | Path) -> Weights:
     if (folder / CONFIG_NAME).is_file() and (path.is_dir() or path.name == WEIGHTS_NAME):
         config = read_config_file(folder / CONFIG_NAME)
     file = _folder_file(path) if path.is_dir() else path
-    tensors = read_tensors(file)
+    tensors, saved = _read_file(file)
     convention, fits = identify(tensors)
     if convention == "ours" and config is not None:
         fits = config.get("model")
+    elif convention == "ours" and saved is not None:  # a training checkpoint names its model
+        fits = saved
     return Weights(tensors, convention, file, config, fits)
