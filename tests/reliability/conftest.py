@@ -3,7 +3,7 @@
 Each test tells the ``reliability`` fixture what it tried (area, the fault or input, how
 many times, the outcome it checked). At the end of the session the records, with the pass
 or fail of the test that made them, are merged into ``build/reliability.json`` (keyed by
-area and fault, so the fast and the slow runs add up); ``python -m tests.reliability.report``
+area, fault and test, so the fast and the slow runs add up); ``python -m tests.reliability.report``
 turns that file into the markdown table.
 """
 
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from train_helpers import make_image_folder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +44,9 @@ def reliability(request: pytest.FixtureRequest) -> Recorder:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
     report = (yield).get_result()
     if report.when == "call" or report.failed:
-        outcome = "xfailed (known, open)" if hasattr(report, "wasxfail") else report.outcome
+        outcome = report.outcome
+        if hasattr(report, "wasxfail"):  # marked flaky: say which way it went this time
+            outcome = "passed (flaky, marked xfail)" if report.passed else "failed (flaky, open)"
         previous = _outcomes.get(item.nodeid, "passed")
         _outcomes[item.nodeid] = "failed" if previous == "failed" else outcome
 
@@ -52,12 +56,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     merged = {}
     if RESULTS.is_file():
-        merged = {(r["area"], r["fault"]): r for r in json.loads(RESULTS.read_text())}
+        merged = {(r["area"], r["fault"], r["test"]): r for r in json.loads(RESULTS.read_text())}
     for r in _records:
-        merged[(r["area"], r["fault"])] = {**r, "result": _outcomes.get(r["test"], "unknown")}
+        key = (r["area"], r["fault"], r["test"])
+        merged[key] = {**r, "result": _outcomes.get(r["test"], "unknown")}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     rows = sorted(merged.values(), key=lambda r: (r["area"], r["fault"]))
     RESULTS.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """The tiny networks run fastest on one thread (no OpenMP contention on shared cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -103,14 +103,14 @@ def kill_and_resume(tmp_path: Path, data: Path, kills: int, steps: int, seed: in
     return {"moments": moments, "steps": steps_seen}
 
 
-def _record(reliability, result: dict) -> None:  # noqa: ANN001
+def _record(reliability, result: dict, run: str) -> None:  # noqa: ANN001
     writes = result["moments"].count("checkpoint write")
     random_kills = result["moments"].count("random")
     outcome = ("resumed with --resume auto; every checkpoint loadable; CSV logs complete; "
                "final model and averaged weights bit-identical to an uninterrupted run")
-    reliability("fault injection", "SIGKILL during a checkpoint write (training)", writes,
+    reliability("fault injection", f"SIGKILL during a checkpoint write ({run})", writes,
                 outcome)
-    reliability("fault injection", "SIGKILL at a random moment (training)", random_kills,
+    reliability("fault injection", f"SIGKILL at a random moment ({run})", random_kills,
                 outcome)
 
 
@@ -118,7 +118,7 @@ def test_sigkill_and_resume_is_bitwise_identical(tmp_path: Path, tiny_data: Path
                                                  reliability) -> None:  # noqa: ANN001
     result = kill_and_resume(tmp_path, tiny_data, kills=2, steps=4, seed=0)
     assert len(result["moments"]) == 2
-    _record(reliability, result)
+    _record(reliability, result, "training, fast test")
 
 
 @pytest.mark.slow
@@ -126,4 +126,4 @@ def test_sigkill_ten_times_and_resume_is_bitwise_identical(tmp_path: Path, tiny_
                                                            reliability) -> None:  # noqa: ANN001
     result = kill_and_resume(tmp_path, tiny_data, kills=12, steps=14, seed=1)
     assert len(result["moments"]) >= 10
-    _record(reliability, result)
+    _record(reliability, result, "training, slow test")

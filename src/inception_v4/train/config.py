@@ -95,7 +95,7 @@ class TrainConfig:
         _check_ranges(self)
 
 
-# field → (lowest, highest, whether the lowest itself is allowed); NaN is never allowed.
+# field → (lowest, highest, whether the lowest itself is allowed); NaN and inf never are.
 _RANGES = {
     "width": (0.0, math.inf, False), "depth": (0.0, math.inf, False),
     "drop_rate": (0.0, 0.999999, True), "lr": (0.0, math.inf, False),
@@ -116,9 +116,10 @@ def _check_ranges(config: TrainConfig) -> None:
     """Each numeric field within its range, naming the field when it is not."""
     for name, (low, high, low_ok) in _RANGES.items():
         value = getattr(config, name)
-        if not (low < value or (low_ok and value == low)) or not value <= high:
+        if not (math.isfinite(value) and (low < value or (low_ok and value == low))
+                and value <= high):
             side = ">=" if low_ok else ">"
-            raise ValueError(f"{name} must be {side} {low:g}" + (f" and <= {high:g}" if
+            raise ValueError(f"{name} must be finite and {side} {low:g}" + (f" and <= {high:g}" if
                              math.isfinite(high) else "") + f", got {value!r}")
     scale = config.residual_scale
     if scale is not None and not (math.isfinite(scale) and scale >= 0):
