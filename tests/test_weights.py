@@ -342,3 +342,17 @@ def test_convert_command_writes_our_format(timm_v4: tuple[torch.nn.Module, Path]
     err = capsys.readouterr().err
     assert "inception-v4 convert: error:" in err and "missing key(s)" in err
     assert main(["convert", str(tmp_path / "absent.pth"), str(tmp_path / "y")]) == 2
+
+
+def test_save_pretrained_writes_a_hub_style_model_card(tmp_path) -> None:  # noqa: ANN001
+    import inception_v4
+
+    model = inception_v4.create_model("inception_resnet_v1_facenet", width=0.25, depth=0.2)
+    inception_v4.save_pretrained(model, tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "README.md", "config.json", "model.safetensors"]
+    card = (tmp_path / "m" / "README.md").read_text()
+    params = sum(p.numel() for p in model.parameters())
+    assert f"{params:,} parameters" in card and "160×160" in card
+    assert "per-image standardisation" in card and "## Licence" in card
+    assert "arXiv 1602.07261" in card

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .card import model_card
 from .hub import is_hub_source, resolve_hub
 from .layouts import CADENE_HEAD, LAYOUTS
 from .mapping import Layout, Remapped, head_source_key, mismatch_message, remap
@@ -52,7 +53,8 @@ def _network(model: nn.Module) -> nn.Module:
 
 def save_pretrained(model: nn.Module, directory: str | Path, source: str | None = None) -> Path:
     """Write ``config.json`` (model name, constructor arguments, preprocessing, library
-    version; ``source`` is recorded as ``converted_from``) and ``model.safetensors``."""
+    version; ``source`` is recorded as ``converted_from``), ``model.safetensors`` and a
+    ``README.md`` model card: the Hugging Face hub layout."""
     from .. import __version__
 
     net = _network(model)
@@ -73,6 +75,8 @@ def save_pretrained(model: nn.Module, directory: str | Path, source: str | None 
     with open(directory / CONFIG_NAME, "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)
         f.write("\n")
+    params = sum(p.numel() for p in net.parameters())
+    (directory / "README.md").write_text(model_card(config, params), encoding="utf-8")
     return directory
 
 
