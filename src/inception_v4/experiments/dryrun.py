@@ -44,8 +44,9 @@ def describe(plan: Plan, out: Path, budget_minutes: float) -> str:
     total = 0.0
     for arm in plan.arms:
         cfg = plan.config(arm, plan.seeds[0], out)
-        model = create_model(cfg.model, num_classes=train.num_classes, width=cfg.width, depth=cfg.depth,
-                             residual_scale=cfg.residual_scale, residual=cfg.residual)
+        model = create_model(cfg.model, num_classes=train.num_classes, width=cfg.width,
+                             depth=cfg.depth, residual_scale=cfg.residual_scale,
+                             residual=cfg.residual)
         macs = count_macs(model, cfg.image_size)
         flops = 3 * 2 * macs * n_train * cfg.epochs  # forward + backward ≈ 3 forwards
         seconds = flops / (rate * 1e9) * len(plan.seeds)

@@ -76,6 +76,7 @@ def run_bench(args: argparse.Namespace) -> int:
         result.update(_models(args.model, modes, s))
     if args.mode in ("data", "all"):
         result["data"] = _data(args)
+    result["machine_after"] = machine()  # the load may have changed while measuring
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1, default=str))
