@@ -22,7 +22,14 @@ from .distributed import Dist
 from .loaders import eval_loader, train_loader
 from .loop import Run, evaluate, train_step
 from .progress import Progress, Window
-from .records import EVAL_COLUMNS, METRICS_COLUMNS, CsvLog, plot_curves, write_config_json
+from .records import (
+    EVAL_COLUMNS,
+    METRICS_COLUMNS,
+    CsvLog,
+    plot_curves,
+    tensorboard_writer,
+    write_config_json,
+)
 from .schedule import config_learning_rate
 
 
@@ -82,6 +89,8 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None) -> dict:
         for log in (io.metrics, io.evals):
             if log is not None:
                 log.close()
+        if io.metrics is not None and io.metrics.tensorboard is not None:
+            io.metrics.tensorboard.close()
     return summary(run, io, stop, time.monotonic() - started)
 
 
@@ -97,8 +106,9 @@ def open_io(run: Run, loader: DataLoader, val_ds: ImageDataset, resumed: bool) -
         out = Path(cfg.out)
         out.mkdir(parents=True, exist_ok=True)
         keep = run.step if resumed else None
-        io.metrics = CsvLog(out / "metrics.csv", METRICS_COLUMNS, keep)
-        io.evals = CsvLog(out / "eval.csv", EVAL_COLUMNS, keep)
+        tb = tensorboard_writer(out)
+        io.metrics = CsvLog(out / "metrics.csv", METRICS_COLUMNS, keep, tb)
+        io.evals = CsvLog(out / "eval.csv", EVAL_COLUMNS, keep, tb)
     return io
 
 

@@ -40,8 +40,9 @@ class CsvLog:
     last checkpoint) are dropped so the file matches the state training continues from.
     """
 
-    def __init__(self, path: Path, columns: tuple[str, ...], keep_until_step: int | None):
-        self.path, self.columns = path, columns
+    def __init__(self, path: Path, columns: tuple[str, ...], keep_until_step: int | None,
+                 tensorboard: Any = None):
+        self.path, self.columns, self.tensorboard = path, columns, tensorboard
         rows = read_csv(path) if keep_until_step is not None and path.is_file() else []
         rows = [r for r in rows if int(float(r["step"])) <= (keep_until_step or 0)]
         self.file = open(path, "w", newline="")
@@ -53,9 +54,24 @@ class CsvLog:
     def write(self, row: dict[str, Any]) -> None:
         self.writer.writerow({k: _fmt(row[k]) for k in self.columns})
         self.file.flush()
+        if self.tensorboard is not None:  # the same row as TensorBoard scalars
+            for key in self.columns:
+                if key not in ("step", "epoch") and isinstance(row[key], (int, float)):
+                    self.tensorboard.add_scalar(f"{self.path.stem}/{key}", row[key], row["step"])
+            self.tensorboard.flush()
 
     def close(self) -> None:
         self.file.close()
+
+
+def tensorboard_writer(out: Path) -> Any:
+    """A TensorBoard ``SummaryWriter`` writing event files into ``out`` when the
+    ``tensorboard`` package is installed (it is optional); None otherwise."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(out))
 
 
 def _fmt(value: Any) -> Any:
