@@ -31,9 +31,11 @@ from .training import is_pool_branch
 
 
 def _mkldnn_ok(x: torch.Tensor) -> bool:
-    """True where the oneDNN fused-convolution ops can run: CPU fp32/bf16, no autograd."""
+    """True where the oneDNN fused-convolution ops can run: CPU fp32/bf16, no autograd, not
+    under torch.compile (which cannot trace them; it fuses the plain ops itself)."""
     return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
-            and not (torch.is_grad_enabled() and x.requires_grad) and _HAS_POINTWISE)
+            and not (torch.is_grad_enabled() and x.requires_grad) and _HAS_POINTWISE
+            and not torch.compiler.is_compiling())
 
 
 def _has_pointwise() -> bool:
