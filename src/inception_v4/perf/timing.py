@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import os
 import platform
 import resource
@@ -75,6 +76,15 @@ def keep_heap() -> bool:
     m_trim_threshold, m_mmap_threshold = -1, -3
     return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and bool(
         libc.mallopt(m_trim_threshold, 1 << 31))
+
+
+def release_free_memory() -> None:
+    """Collect garbage and hand the heap's free pages back to the OS (glibc ``malloc_trim``),
+    so a later peak-RSS measurement counts fresh allocations, not reused leftovers."""
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if platform.system() == "Linux" and name is not None:
+        ctypes.CDLL(name).malloc_trim(0)
 
 
 def rss_bytes() -> int:
