@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="side of the square matrices of the peak measurement")
     p.add_argument("--keep-heap", action="store_true",
                    help="glibc: no mmap/trim for large allocations, whole process (all alike)")
-    p.add_argument("--compile", action="store_true", help="torch.compile every contestant")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the contestants (all but ours-ckpt)")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the peak-memory child processes")
     p.add_argument("--data", default=DEFAULT_DATA, help="imagenette tars (--mode data)")
