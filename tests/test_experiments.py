@@ -13,7 +13,12 @@ from torch import nn
 
 from inception_v4.cli import main
 from inception_v4.experiments.curves import Curve
-from inception_v4.experiments.report import residual_verdict, scaling_verdict
+from inception_v4.experiments.report import (
+    PairRow,
+    pair_rows,
+    residual_verdict,
+    scaling_verdict,
+)
 from inception_v4.train.distributed import Dist
 from inception_v4.train.loop import evaluate
 
@@ -53,12 +58,33 @@ def test_died_criterion_needs_zeros_to_the_end_or_a_nonfinite_loss() -> None:
 
 
 def test_verdicts_follow_the_stated_rules() -> None:
-    # rows: (target, mean steps residual, mean steps other, ratio, ci low, ci high)
-    assert residual_verdict([(0.7, 100, 200, 0.5, 0.4, 0.6)]) == "reproduced"
-    assert residual_verdict([(0.7, 300, 200, 1.5, 1.2, 1.8)]) == "not reproduced"
-    assert residual_verdict([(0.7, 190, 200, 0.95, 0.8, 1.1)]).startswith("inconclusive")
-    assert residual_verdict([(0.5, float("inf"), 200, float("inf"), 1, 1)]).startswith(
-        "inconclusive")
+    def row(ratio, low, high, censored_a=False, censored_b=False):  # noqa: ANN001, ANN202
+        return PairRow(0.7, 100, 200, censored_a, censored_b, ratio, low, high)
+
+    assert residual_verdict([row(0.5, 0.4, 0.6)]) == "reproduced"
+    assert residual_verdict([row(1.5, 1.2, 1.8)]) == "not reproduced"
+    assert residual_verdict([row(0.95, 0.8, 1.1)]).startswith("inconclusive")
+    assert residual_verdict([]).startswith("inconclusive")
+    # the plain arm never got there: an upper bound below 1 still shows the residual faster
+    assert residual_verdict([row(0.2, 0.1, 0.3, censored_b=True)]) == "reproduced"
+    # the residual arm never got there: a ratio below 1 is only a lower bound
+    assert residual_verdict([row(0.8, 0.7, 0.9, censored_a=True)]).startswith("inconclusive")
+    assert residual_verdict([row(1.5, 1.2, 1.8, censored_a=True)]) == "not reproduced"
+    assert residual_verdict([row(1.5, 1.2, 1.8, censored_b=True)]).startswith("inconclusive")
+    # a target neither arm reached in every run bounds nothing and is left out
+    both = row(0.97, 0.9, 1.0, censored_a=True, censored_b=True)
+    assert residual_verdict([row(0.5, 0.4, 0.6), both]) == "reproduced"
+    assert "70%" in residual_verdict([row(0.5, 0.4, 1.2), both])
+
+
+def test_pair_rows_count_unreached_targets_as_censored_at_the_last_step() -> None:
+    fast = [Curve("res", s, steps=[50, 100, 150], top1=[0.8, 0.6, 0.5]) for s in range(3)]
+    slow = [Curve("plain", s, steps=[50, 100, 150], top1=[0.9, 0.85, 0.82]) for s in range(3)]
+    rows = {r.target: r for r in pair_rows(fast + slow, ("res", "plain"), (0.8, 0.6, 0.3))}
+    assert 0.3 not in rows  # reached by no run: nothing to compare
+    assert (rows[0.8].steps_a, rows[0.8].steps_b, rows[0.8].bound) == (50, 150, "≤ ")
+    assert rows[0.8].ratio == 50 / 150 and rows[0.6].ratio == 100 / 150
+    assert residual_verdict(list(rows.values())) == "reproduced"
     died = Curve("scale 1, lr x4", 0, steps=[5], dead=[1.0])
     alive = Curve("scale 0.1, lr x4", 0, steps=[5], dead=[0.3])
     assert "Reproduced" in scaling_verdict([died, alive])

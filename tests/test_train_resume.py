@@ -45,6 +45,10 @@ def test_train_resume_mid_epoch_is_bitwise_identical(tmp_path: Path) -> None:
     steps = [line.split(",")[0] for line in (tmp_path / "halves" / "metrics.csv").read_text()
              .splitlines()[1:]]
     assert steps == ["1", "2", "3", "4"]  # no duplicate rows after the resume
+    evals = (tmp_path / "halves" / "eval.csv").read_text()
+    again = fit(replace(halves, max_steps=4, resume="auto"))  # a finished run: nothing to do
+    assert again["steps"] == 4 and again["top1_err"] == second["top1_err"]
+    assert (tmp_path / "halves" / "eval.csv").read_text() == evals  # not evaluated again
 
 
 def test_train_resume_refuses_a_different_model(tmp_path: Path) -> None:

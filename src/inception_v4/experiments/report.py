@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from .curves import DEAD_THRESHOLD, Curve
@@ -30,37 +31,88 @@ def _get(values: list[float], i: int | None) -> float | str:
     return round(values[i], 4) if i is not None else ""
 
 
-def pair_rows(curves: list[Curve], pair: tuple[str, str], targets: tuple[float, ...]) -> list:
-    """Per target: mean steps of each arm and the ratio (first / second) with a 95 % CI."""
+@dataclass(frozen=True)
+class PairRow:
+    """Steps to one top-1 error target for a pair of arms (paired over seeds).
+
+    A run that never reached the target is *censored*: it counts as reaching it at its last
+    step, the earliest it could have. So when only the second arm has censored runs the
+    ratio (first / second) is an upper bound ("≤"), when only the first has, a lower bound
+    ("≥"), and when both have, neither ("?").
+    """
+
+    target: float
+    steps_a: float
+    steps_b: float
+    censored_a: bool
+    censored_b: bool
+    ratio: float
+    low: float
+    high: float
+
+    @property
+    def bound(self) -> str:
+        return {(False, False): "", (False, True): "≤ ", (True, False): "≥ "}.get(
+            (self.censored_a, self.censored_b), "? ")
+
+
+def _steps_or_censored(curve: Curve, target: float) -> tuple[float, bool]:
+    steps = steps_to_target(curve.steps, curve.top1, target)
+    if math.isfinite(steps) or not curve.steps:
+        return steps, False
+    return float(curve.steps[-1]), True
+
+
+def _arm_steps(runs: list[Curve], target: float) -> tuple[list[float], list[bool]]:
+    both = [_steps_or_censored(c, target) for c in runs]
+    return [steps for steps, _ in both], [censored for _, censored in both]
+
+
+def pair_rows(curves: list[Curve], pair: tuple[str, str], targets: tuple[float, ...]) \
+        -> list[PairRow]:
+    """Per target that some run of the pair reached: mean steps of each arm and the ratio
+    (first / second) with a paired-bootstrap 95 % interval."""
     arms = by_arm(curves)
     a, b = (sorted(arms.get(x, []), key=lambda c: c.seed) for x in pair)
     rows = []
     for t in targets:
-        sa = [steps_to_target(c.steps, c.top1, t) for c in a]
-        sb = [steps_to_target(c.steps, c.top1, t) for c in b]
-        if not sa or len(sa) != len(sb):
-            continue
+        (sa, ca), (sb, cb) = _arm_steps(a, t), _arm_steps(b, t)
+        if not sa or len(sa) != len(sb) or (all(ca) and all(cb)):
+            continue  # no run of either arm reached this target: nothing to compare
         ratio, lo, hi = ratio_with_interval(sa, sb)
-        rows.append((t, _mean(sa), _mean(sb), ratio, lo, hi))
+        rows.append(PairRow(t, _mean(sa), _mean(sb), any(ca), any(cb), ratio, lo, hi))
     return rows
 
 
-def _mean(xs: list[float]) -> float:
+def _mean(xs) -> float:  # noqa: ANN001 - a sequence of numbers
     return sum(xs) / len(xs)
 
 
-def residual_verdict(rows: list) -> str:
-    """"reproduced" when, at every target both arms reached, the ratio's interval lies below
-    1 (the residual arm needs fewer steps); "not reproduced" when it lies above 1 at any
-    target; "inconclusive" otherwise, including when no target was reached by both."""
-    finite = [r for r in rows if math.isfinite(r[1]) and math.isfinite(r[2])]
-    if not finite:
-        return "inconclusive (no error target reached by both arms)"
-    if any(r[4] > 1.0 for r in finite):
+def row_verdict(r: PairRow) -> str:
+    """"faster" (the first arm): the interval lies below 1 and is exact or an upper bound;
+    "slower": it lies above 1 and is exact or a lower bound; "unclear" otherwise."""
+    if r.high < 1.0 and not r.censored_a:
+        return "faster"
+    if r.low > 1.0 and not r.censored_b:
+        return "slower"
+    return "unclear"
+
+
+def residual_verdict(rows: list[PairRow]) -> str:
+    """"reproduced" when the residual arm is faster at every target compared, "not
+    reproduced" when it is slower at any, "inconclusive" otherwise (including when no target
+    was reached by every run of either arm: censoring on both sides bounds nothing)."""
+    rows = [r for r in rows if not (r.censored_a and r.censored_b)]
+    if not rows:
+        return "inconclusive (no error target reached by every run of either arm)"
+    verdicts = [row_verdict(r) for r in rows]
+    if "slower" in verdicts:
         return "not reproduced"
-    if all(r[5] < 1.0 for r in finite):
+    if all(v == "faster" for v in verdicts):
         return "reproduced"
-    return "inconclusive (intervals include 1)"
+    unclear = ", ".join(f"{r.target:.0%}" for r, v in zip(rows, verdicts, strict=True)
+                        if v == "unclear")
+    return f"inconclusive (the interval includes 1 at the {unclear} target)"
 
 
 def residual_report(curves: list[Curve], pairs, targets, setup: str, out: Path) -> str:  # noqa: ANN001
@@ -76,11 +128,14 @@ def residual_report(curves: list[Curve], pairs, targets, setup: str, out: Path) 
         verdicts.append(f"- {pair[0]} vs {pair[1]}: **{verdict}**")
         lines += [f"### {pair[0]} vs {pair[1]}", "",
                   "| top-1 error target | steps, " + pair[0] + " | steps, " + pair[1]
-                  + " | ratio | 95 % CI |", "|---|---|---|---|---|"]
-        lines += [f"| {t:.0%} | {sa:.0f} | {sb:.0f} | {r:.2f} | {lo:.2f} – {hi:.2f} |"
-                  for t, sa, sb, r, lo, hi in rows]
+                  + " | ratio | 95 % CI | first arm |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r.target:.0%} | {_censored(r.steps_a, r.censored_a)} | "
+                  f"{_censored(r.steps_b, r.censored_b)} | {r.bound}{r.ratio:.2f} | "
+                  f"{r.bound}{r.low:.2f} – {r.high:.2f} | {row_verdict(r)} |" for r in rows]
         lines += ["", f"Verdict: {verdict}.", ""]
-    lines += ["## Conclusion", "", "The paper: residual Inception networks train much faster "
+    lines += ["Steps marked ≥ include runs that never reached the target; they count at their "
+              "last step, so the ratio is a bound (≤ or ≥) rather than a value.", "",
+              "## Conclusion", "", "The paper: residual Inception networks train much faster "
               "than plain ones of similar cost (Figs. 21-26).", "", *verdicts, "",
               "A ratio below 1 means the residual network reached the error target in fewer "
               "steps. Plots: `curves.png` (error vs steps and vs wall time, mean ± s.d. over "
@@ -137,6 +192,10 @@ def scaling_verdict(curves: list[Curve]) -> str:
 
 def _scale_of(arm: str) -> float:
     return float(arm.split(",")[0].replace("scale", "").strip())
+
+
+def _censored(steps: float, censored: bool) -> str:
+    return f"{'≥ ' if censored else ''}{steps:.0f}"
 
 
 def _final_table(curves: list[Curve]) -> list[str]:

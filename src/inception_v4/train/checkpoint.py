@@ -158,7 +158,9 @@ def run_state(run: Run) -> dict[str, Any]:
         "optimizer": run.optimizer.state_dict(),
         "scaler": run.scaler.state_dict(),
         "progress": {"step": run.step, "epoch": run.epoch, "position": run.position,
-                     "seconds": run.seconds, "best_err": run.best_err, "skipped": run.skipped},
+                     "seconds": run.seconds, "best_err": run.best_err, "skipped": run.skipped,
+                     # so that resuming a finished run does not evaluate (and log) again
+                     "last_eval": dict(run.last_eval)},
         "sampler": {"seed": cfg.seed, "epoch": run.epoch, "position": run.position,
                     "batch_size": cfg.batch_size, "world": run.dist.world},
         "rng": rng_state(),
@@ -197,6 +199,7 @@ def restore_run(run: Run, path: Path) -> list[str]:
     run.step, run.epoch, run.position = int(p["step"]), int(p["epoch"]), int(p["position"])
     run.seconds, run.best_err, run.skipped = float(p["seconds"]), float(p["best_err"]), \
         int(p["skipped"])
+    run.last_eval = dict(p.get("last_eval", {}))
     if run.position >= run.steps_per_epoch:
         run.epoch, run.position, run.skipped = run.epoch + 1, 0, 0
     set_rng_state(state["rng"])

@@ -12,11 +12,16 @@ the two gradient sums in the backward pass (float64 reductions).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+# Where rank 0 announces the port of its worker group's store (see attempt_store).
+_GROUP_STORE_KEY = "inception_v4/group_store_port"
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,53 @@ def setup(device_name: str) -> Dist:
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        store = attempt_store(rank, world)
+        if store is None:
+            dist.init_process_group(backend)
+        else:
+            dist.init_process_group(backend, store=store, rank=rank, world_size=world)
         owns = True
     return Dist(rank, world, local, device, owns)
+
+
+def attempt_store(rank: int, world: int,
+                  timeout: timedelta = timedelta(minutes=30)) -> dist.Store | None:
+    """Under torchrun, a fresh store for this worker group, hosted by its rank 0.
+
+    torchrun (c10d rendezvous) shares one TCPStore, owned by the agent, with every worker
+    group it starts, and ``init_process_group("env://")`` writes its keys there without an
+    attempt prefix. After a ``--max-restarts`` restart a worker can read what a dead worker
+    of the previous attempt wrote (its gloo address, NCCL's unique id) and fail to connect
+    (pytorch/pytorch#135712; the fix there, a new server per attempt, does not hold on this
+    torch: the rendezvous handler keeps its first server). ``TORCHELASTIC_RESTART_COUNT`` is
+    no cure: healthy nodes restart without counting. So rank 0 starts a store of its own on
+    a free port and announces it on the agent's store; a stale announcement points at a
+    dead server, refuses the connection, and is read again. ``None`` outside torchrun.
+    """
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    host = os.environ["MASTER_ADDR"]
+    agent = dist.TCPStore(host, int(os.environ["MASTER_PORT"]), world, is_master=False,
+                          timeout=timeout)
+    if rank == 0:
+        own = dist.TCPStore(host, 0, world, is_master=True, timeout=timeout,
+                            wait_for_workers=False)
+        agent.set(_GROUP_STORE_KEY, str(own.port))
+        return own
+    deadline = time.monotonic() + timeout.total_seconds()
+    while True:
+        port = int(agent.get(_GROUP_STORE_KEY))
+        try:
+            own = dist.TCPStore(host, port, world, is_master=False,
+                                timeout=timedelta(seconds=2))
+        except RuntimeError:  # DistNetworkError: a previous attempt's store, gone
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+            continue
+        own.set_timeout(timeout)
+        return own
 
 
 def teardown(d: Dist) -> None:
