@@ -4,6 +4,7 @@ seconds-long runs of both experiments that write a well-formed report, CSV and p
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from torch import nn
 
 from inception_v4.cli import main
 from inception_v4.experiments.curves import Curve
+from inception_v4.experiments.plan import scaling_plan
 from inception_v4.experiments.report import (
     PairRow,
     pair_rows,
@@ -144,5 +146,13 @@ def test_dry_run_prints_plan_costs_and_time(digits_folder: str, tmp_path, capsys
     assert "3 arms × 3 seeds = 9 runs" in text
     # golden IR-v2 counts with the 1000-way classifier swapped for the data's 10 classes
     assert "54.32 M params" in text and "13.154 GMACs/image" in text
-    assert "estimated training time" in text
+    assert "estimated training time" in text and " img/s " in text  # timed, not assumed
     assert not (tmp_path / "d").exists()
+
+
+def test_small_scaling_plan_trains_one_epoch_at_the_printed_learning_rate() -> None:
+    plan = scaling_plan("DATA", "small", 3, None, (1.0, 0.1))
+    assert plan.base.epochs == 1.0 and plan.base.optimizer == "rmsprop_tf"
+    assert plan.base.reference_batch == plan.base.batch_size == 64  # 0.045 as printed
+    assert sorted({a.fields["lr"] for a in plan.arms}) == [0.045, 0.18]
+    assert len(plan.runs(Path("out"))) == 2 * 2 * 3

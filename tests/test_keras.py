@@ -70,10 +70,16 @@ def keras_files(tmp_path_factory: pytest.TempPathFactory) -> dict:
             save_weights_to_hdf5_group(f, model)
     except ImportError:
         pass
+    # include_top=False's layers: everything up to the pooled features, no classifier
+    body = keras.Model(model.input, model.get_layer("avg_pool").output)
+    files["notop.weights.h5"] = tmp / "irv2_notop.weights.h5"
+    body.save_weights(files["notop.weights.h5"])
     raw = np.random.default_rng(2).uniform(0, 255, (2, 299, 299, 3)).astype("float32")
     x = keras.applications.inception_resnet_v2.preprocess_input(raw.copy())
     logits = keras.ops.convert_to_numpy(model(x, training=False))
-    return {"files": files, "x": x, "raw": raw, "logits": torch.from_numpy(np.asarray(logits))}
+    features = keras.ops.convert_to_numpy(body(x, training=False))
+    return {"files": files, "x": x, "raw": raw, "logits": torch.from_numpy(np.asarray(logits)),
+            "features": torch.from_numpy(np.asarray(features))}
 
 
 def _ours(model: torch.nn.Module, x: np.ndarray) -> torch.Tensor:
@@ -105,6 +111,20 @@ def test_load_pretrained_matches_keras(keras_files: dict, ours: torch.nn.Module)
     with torch.no_grad():
         a.running_mean, b.running_mean = b.running_mean, a.running_mean
     assert (_ours(swapped, small) - _ours(ours, small)).abs().max() > 1e-3
+
+
+def test_headless_keras_weights_load_into_the_body(keras_files: dict) -> None:
+    path = keras_files["files"]["notop.weights.h5"]
+    with pytest.warns(UserWarning, match="no classifier weights"):
+        model = load_pretrained(create_model("inception_resnet_v2"), path).eval()
+    x = torch.from_numpy(keras_files["x"]).permute(0, 3, 1, 2).contiguous()
+    with torch.no_grad():
+        features = model.forward_head(model.forward_features(x), pre_logits=True)
+    torch.testing.assert_close(features, keras_files["features"], rtol=0, atol=1e-4)
+    headless = load_model(path)  # no classifier in the file: a feature extractor
+    assert headless.num_classes == 0
+    torch.testing.assert_close(_ours(headless, keras_files["x"]), keras_files["features"],
+                               rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize("kind", ["model.h5", "weights-only.h5"])

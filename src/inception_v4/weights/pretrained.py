@@ -143,8 +143,9 @@ def _hint(w: Weights, net: nn.Module, r: Remapped) -> str:
     return " ".join(hints)
 
 
-def _optional(key: str, has_aux: bool) -> bool:
-    return key.endswith("num_batches_tracked") or (key.startswith("aux_head.") and not has_aux)
+def _optional(key: str, has_aux: bool, has_head: bool) -> bool:
+    return (key.endswith("num_batches_tracked") or (key.startswith("aux_head.") and not has_aux)
+            or (key.startswith("head.") and not has_head))
 
 
 def load_weights(model: nn.Module, w: Weights) -> nn.Module:
@@ -158,7 +159,11 @@ def load_weights(model: nn.Module, w: Weights) -> nn.Module:
         warnings.warn(f"{w.path}: the model has no auxiliary head; its weights are not loaded",
                       stacklevel=3)
         tensors = {k: v for k, v in tensors.items() if not k.startswith("aux_head.")}
-    r = remap(net, tensors, layout_for(w, net.spec.name), lambda k: _optional(k, has_aux))
+    layout = layout_for(w, net.spec.name)
+    # A file without a classifier (Keras include_top=False, a features-only export) loads
+    # into the body; the model's head keeps its initialisation, as timm does for a new head.
+    has_head = head_source_key(layout) in tensors
+    r = remap(net, tensors, layout, lambda k: _optional(k, has_aux, has_head))
     if r.missing or r.unexpected or r.wrong_shape:
         what = f"{w.path} ({w.convention} weights) into {net.spec.name}"
         raise ValueError(mismatch_message(r, what, _hint(w, net, r)))
@@ -166,6 +171,11 @@ def load_weights(model: nn.Module, w: Weights) -> nn.Module:
     if any(k.startswith("aux_head.") for k in result.missing_keys):
         warnings.warn(f"{w.path} has no auxiliary head weights; the model's aux head keeps "
                       f"its random initialisation", stacklevel=3)
+    if any(k.startswith("head.") for k in result.missing_keys):
+        warnings.warn(f"{w.path} has no classifier weights (a headless file, e.g. Keras "
+                      f"include_top=False); the model's head keeps its random initialisation: "
+                      f"fine-tune it, or create the model with num_classes=0 for features",
+                      stacklevel=3)
     for note in r.notes:
         log.info("%s: %s", w.path, note)
     if w.config and isinstance(w.config.get("pretrained_cfg"), dict):
@@ -183,7 +193,8 @@ def load_pretrained(model: nn.Module, source: str | Path) -> nn.Module:
 
 
 def infer_num_classes(w: Weights, layout: Layout | None) -> int | None:
-    """The source's classifier/embedding width, read off its head tensor."""
+    """The source's classifier/embedding width, read off its head tensor (None: it has
+    none)."""
     key = head_source_key(layout)
     t = w.tensors.get(key) if key else None
     return None if t is None else int(t.shape[0])
@@ -213,5 +224,5 @@ def load_model(source: str | Path, *, ema: bool = False) -> nn.Module:
                          f"with create_model(name, pretrained=...) instead")
     else:
         n = infer_num_classes(w, layout_for(w, w.fits))
-        model = create_model(w.fits, num_classes=n)
+        model = create_model(w.fits, num_classes=0 if n is None else n)  # headless: features
     return load_weights(model, w).eval()
