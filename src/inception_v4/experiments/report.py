@@ -153,12 +153,15 @@ def scaling_report(curves: list[Curve], setup: str, out: Path) -> str:
              f"{DEAD_THRESHOLD:.0%} of the last activation before the average pool was "
              "exactly zero (the paper: \"the last layer before the average pooling started to "
              "produce only zeros\").", "", "| arm | runs | died | died at steps | final top-1 "
-             "error (mean) |", "|---|---|---|---|---|"]
+             "error (mean) | zeros before the pool: final (mean) | highest |",
+             "|---|---|---|---|---|---|---|"]
     for arm, runs in _all_by_arm(curves).items():
         died = [c.died_at() for c in runs if c.died_at() is not None]
         finals = [c.top1[-1] for c in runs if c.top1]
-        mean = f"{_mean(finals):.1%}" if finals else "-"
-        lines.append(f"| {arm} | {len(runs)} | {len(died)} | {died or '-'} | {mean} |")
+        dead = [c.dead[-1] for c in runs if c.dead]
+        highest = max((max(c.dead) for c in runs if c.dead), default=None)
+        lines.append(f"| {arm} | {len(runs)} | {len(died)} | {died or '-'} | "
+                     f"{_pct(finals)} | {_pct(dead)} | {_pct([highest] if highest else [])} |")
     lines += ["", "## Conclusion", "", scaling_verdict(curves), ""]
     return _write(out, lines)
 
@@ -192,6 +195,10 @@ def scaling_verdict(curves: list[Curve]) -> str:
 
 def _scale_of(arm: str) -> float:
     return float(arm.split(",")[0].replace("scale", "").strip())
+
+
+def _pct(values: list[float]) -> str:
+    return f"{_mean(values):.1%}" if values else "-"
 
 
 def _censored(steps: float, censored: bool) -> str:
