@@ -69,11 +69,13 @@ def weights(out: Path) -> dict[str, torch.Tensor]:
 
 
 def kill_and_resume(tmp_path: Path, data: Path, kills: int, steps: int, seed: int) -> dict:
-    """Reference run and a run killed ``kills`` times; returns what happened."""
+    """Reference run and a run killed ``kills`` times; returns what happened. Every kill
+    lands before the run's last step (a finished run has nothing left to kill)."""
     rng = random.Random(seed)
-    reference = start(tiny_args(data, tmp_path / "whole", steps))
+    epochs = steps / 3  # tiny_data: 3 steps per epoch, so the schedule ends at ``steps``
+    reference = start(tiny_args(data, tmp_path / "whole", steps, epochs))
     out = tmp_path / "killed"
-    args = tiny_args(data, out, steps)
+    args = tiny_args(data, out, steps, epochs)
     moments, steps_seen = [], []
     for i in range(kills):
         mid_write = i % 2 == 0  # alternate: inside a checkpoint write, at a random moment
@@ -86,8 +88,11 @@ def kill_and_resume(tmp_path: Path, data: Path, kills: int, steps: int, seed: in
         if not reached or proc.poll() is not None:
             break  # the run finished before this kill
         kill(proc)
+        step = check_files(out)
+        if step >= steps:
+            break  # the kill landed after the last step: not a kill during training
         moments.append("checkpoint write" if mid_write else "random")
-        steps_seen.append(check_files(out))
+        steps_seen.append(step)
     final = start(args)
     final.stdout.read()
     assert final.wait(timeout=300) == 0
@@ -124,6 +129,6 @@ def test_sigkill_and_resume_is_bitwise_identical(tmp_path: Path, tiny_data: Path
 @pytest.mark.slow
 def test_sigkill_ten_times_and_resume_is_bitwise_identical(tmp_path: Path, tiny_data: Path,
                                                            reliability) -> None:  # noqa: ANN001
-    result = kill_and_resume(tmp_path, tiny_data, kills=12, steps=14, seed=1)
+    result = kill_and_resume(tmp_path, tiny_data, kills=12, steps=24, seed=1)
     assert len(result["moments"]) >= 10
     _record(reliability, result, "training, slow test")
