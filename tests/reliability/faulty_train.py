@@ -18,6 +18,13 @@ from inception_v4.train import checkpoint
 _real_save, _real_save_run = torch.save, checkpoint.save_run
 
 
+def say(line: str) -> None:
+    """One hook line in one write: torchrun's workers share the reader's pipe, and a line
+    printed in two writes can interleave with another worker's."""
+    sys.stdout.flush()
+    os.write(sys.stdout.fileno(), (line + "\n").encode())
+
+
 def _slow_save(obj, f, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
     pause = float(os.environ.get("RELIABILITY_SLOW_WRITE", "0"))
     if not pause or isinstance(f, (str, os.PathLike)):
@@ -27,7 +34,7 @@ def _slow_save(obj, f, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
     data = buffer.getvalue()
     f.write(data[: len(data) // 2])
     f.flush()
-    print(f"WRITING {obj['progress']['step']}", flush=True)
+    say(f"WRITING {obj['progress']['step']}")
     time.sleep(pause)
     f.write(data[len(data) // 2:])
     return None
@@ -35,7 +42,7 @@ def _slow_save(obj, f, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
 
 def _save_run(run, best=False):  # noqa: ANN001, ANN202
     path = _real_save_run(run, best)
-    print(f"SAVED {run.step}", flush=True)
+    say(f"SAVED {run.step}")
     return path
 
 
@@ -44,5 +51,5 @@ checkpoint.save_run = _save_run
 
 if __name__ == "__main__":
     restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-    print(f"WORKER {os.getpid()} {os.environ.get('RANK', '0')} {restart}", flush=True)
+    say(f"WORKER {os.getpid()} {os.environ.get('RANK', '0')} {restart}")
     sys.exit(main(["train", *sys.argv[1:]]))
