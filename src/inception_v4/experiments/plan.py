@@ -87,7 +87,7 @@ def scaling_plan(data: str, scale: str, seeds: int, width: float | None,
     epochs): the instability is a claim about that recipe. Width 1.0 gives 1088 / 2080 filters
     in the B / C blocks; the CPU default, width 0.5 and depth 0.1, keeps the 8×8 blocks over
     1000 filters (1040) at a cost 2 CPU cores can train in minutes. At small scale each run
-    trains one epoch (24 runs in about 45 minutes on 2 cores), evaluated every 30 steps.
+    trains one epoch (24 runs: 33 minutes measured on 2 cores), evaluated every 30 steps.
     """
     small = scale == "small"
     base = _base(data, scale, epochs or (1.0 if small else None), "paper")
