@@ -6,6 +6,7 @@ lists them with ``--skip-bad``), ``predict`` gives a per-file error and goes on.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -69,17 +70,22 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_pretrained(model, tmp_path_factory.mktemp("w") / "w")
 
 
+def _record(reliability, names: Iterable[str], where: str, tries: int,  # noqa: ANN001
+            outcome: str) -> None:
+    """One row of docs/RELIABILITY.md per file name."""
+    for name in names:
+        reliability("bad input", f"{name} in {where}", tries, outcome)
+
+
 def test_training_loader_skips_and_counts_every_bad_file(folder: Path, reliability) -> None:  # noqa: ANN001
     data = open_dataset(folder, "train")
     data.transform = train_transform(75)
     batches = list(build_loader(data, 4, shuffle=True, workers=0))
     assert sum(int(b[2]) for b in batches) == len(BAD)
     assert sum(len(b[1]) for b in batches) == len(GOOD) + 3
-    for name in BAD:
-        reliability("bad input", f"{name} in training", 1,
-                    "skipped and counted in the batch's skip count (training goes on)")
-    for name in GOOD:
-        reliability("bad input", f"{name} in training", 1, "decoded to RGB and trained on")
+    _record(reliability, BAD, "training", 1,
+            "skipped and counted in the batch's skip count (training goes on)")
+    _record(reliability, GOOD, "training", 1, "decoded to RGB and trained on")
 
 
 def test_evaluate_names_every_unreadable_file_or_skips_them(folder: Path, weights: Path,
@@ -98,11 +104,9 @@ def test_evaluate_names_every_unreadable_file_or_skips_them(folder: Path, weight
     assert result["images"] == len(GOOD) + 3
     skipped = sorted(Path(s.split(": ", 1)[0]).name for s in result["skipped"])
     assert skipped == sorted(BAD)
-    for name in BAD:
-        reliability("bad input", f"{name} in evaluate", 2,
-                    "named in a one-line error (exit 2); with --skip-bad skipped and listed")
-    for name in GOOD:
-        reliability("bad input", f"{name} in evaluate", 1, "evaluated")
+    _record(reliability, BAD, "evaluate", 2,
+            "named in a one-line error (exit 2); with --skip-bad skipped and listed")
+    _record(reliability, GOOD, "evaluate", 1, "evaluated")
 
 
 def test_predict_gives_a_per_file_error_and_goes_on(folder: Path, weights: Path,
@@ -127,9 +131,8 @@ def test_predict_gives_a_per_file_error_and_goes_on(folder: Path, weights: Path,
     # EXIF orientation honoured: the rotated JPEG predicts as its upright copy does
     probs = {n: [t["probability"] for t in done[n]] for n in ("exif.jpg", "upright.png")}
     assert np.allclose(probs["exif.jpg"], probs["upright.png"], atol=0.02)
-    for name in BAD:
-        reliability("bad input", f"{name} in predict", 1,
-                    "per-file error naming the file and reason; the other files predicted")
+    _record(reliability, BAD, "predict", 1,
+            "per-file error naming the file and reason; the other files predicted")
     for name in GOOD:
         reliability("bad input", f"{name} in predict", 1,
                     "predicted" + (" (EXIF rotation honoured)" if name == "exif.jpg" else ""))

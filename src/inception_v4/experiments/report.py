@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def pair_rows(curves: list[Curve], pair: tuple[str, str], targets: tuple[float, 
     return rows
 
 
-def _mean(xs) -> float:  # noqa: ANN001 - a sequence of numbers
+def _mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs)
 
 
