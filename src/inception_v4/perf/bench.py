@@ -20,6 +20,7 @@ from torch import nn
 
 from ..models import create_model
 from ..models.complexity import count_macs
+from ..train.optim import step_in_backward
 from .fuse import optimize_for_inference
 from .memory import measure_memory
 from .timing import interleaved
@@ -100,10 +101,15 @@ def infer_contestants(name: str, s: Settings) -> tuple[list[Contestant], int]:
     return out, macs
 
 
-def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
-    """One step of the paper's recipe: cross-entropy, RMSProp (decay 0.9, ε 1.0)."""
+def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                  in_backward: bool = False) -> Callable[[], None]:
+    """One step of the paper's recipe: cross-entropy, RMSProp (decay 0.9, ε 1.0); with
+    ``in_backward`` the optimiser steps inside backward (``train.step_in_backward``)."""
     opt = torch.optim.RMSprop(model.parameters(), lr=0.045, alpha=0.9, eps=1.0)
     model.train()
+    if in_backward:
+        step_in_backward(opt)
+        return lambda: F.cross_entropy(model(x), y).backward()
 
     def step() -> None:
         loss = F.cross_entropy(model(x), y)
@@ -114,20 +120,23 @@ def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callabl
 
 
 def train_contestants(name: str, s: Settings) -> tuple[list[Contestant], int]:
-    """Ours (optimize_for_training; and with activation checkpointing) against timm's plain
-    and NHWC models."""
+    """Ours (optimize_for_training; with activation checkpointing; with checkpointing and the
+    optimiser step in backward) against timm's plain and NHWC models."""
     ours = create_model(name, drop_rate=DROP_RATE)
     theirs = timm_twin(name, ours, DROP_RATE, s.image_size) if s.compare == "timm" else None
     macs = 3 * count_macs(ours, s.image_size)
     x_cl, x = _input(s, True), _input(s, False)
     y = torch.randint(0, ours.num_classes, (s.batch_size,), device=s.torch_device)
     ckpt = optimize_for_training(copy.deepcopy(ours), checkpointing=True)
+    lean = optimize_for_training(copy.deepcopy(ours), checkpointing=True)
     fast = {"mode": "train", "channels_last": True, "optimized": True}
     out = [
         Contestant("ours", "ours", training_step(
             _maybe_compile(prepare(optimize_for_training(ours), s, True), s), x_cl, y), fast),
         Contestant("ours-ckpt", "ours", training_step(prepare(ckpt, s, True), x_cl, y),
                    {**fast, "checkpointing": True}),
+        Contestant("ours-lean", "ours", training_step(prepare(lean, s, True), x_cl, y, True),
+                   {**fast, "checkpointing": True, "step_in_backward": True}),
     ]
     if theirs is not None:
         out += [

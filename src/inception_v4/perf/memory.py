@@ -55,7 +55,7 @@ def _passes(name: str, impl: str, config: dict, settings: dict) -> int:
     x = _input(s, nhwc)
     if config["mode"] == "train":
         y = torch.zeros(s.batch_size, dtype=torch.long, device=s.torch_device)
-        run = training_step(model, x, y)
+        run = training_step(model, x, y, bool(config.get("step_in_backward")))
     else:
         model.eval()
 

@@ -9,10 +9,10 @@ from .config import PAPER_BATCH, TrainConfig, load_preset, parse_overrides, repl
 from .ema import ModelEma
 from .fit import fit, train_one_epoch
 from .loop import NonFiniteLoss, compute_loss, evaluate, train_step
-from .optim import RMSpropTF, build_optimizer, param_groups
+from .optim import RMSpropTF, build_optimizer, param_groups, step_in_backward
 from .schedule import config_learning_rate, learning_rate
 
 __all__ = ["PAPER_BATCH", "ModelEma", "NonFiniteLoss", "RMSpropTF", "TrainConfig",
            "build_optimizer", "compute_loss", "config_learning_rate", "evaluate", "fit",
            "learning_rate", "load_preset", "param_groups", "parse_overrides", "replace",
-           "train_one_epoch", "train_step"]
+           "step_in_backward", "train_one_epoch", "train_step"]

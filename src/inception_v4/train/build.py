@@ -12,7 +12,7 @@ from .config import TrainConfig
 from .distributed import Dist
 from .ema import ModelEma
 from .loop import Run
-from .optim import build_optimizer
+from .optim import build_optimizer, step_in_backward
 
 
 def open_splits(config: TrainConfig) -> tuple[ImageDataset, ImageDataset]:
@@ -46,6 +46,7 @@ def build_net(config: TrainConfig, num_classes: int, device: torch.device) -> nn
     for m in net.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = config.bn_momentum
+    net.set_grad_checkpointing(config.grad_checkpointing)
     net = net.to(device)
     return net.to(memory_format=torch.channels_last) if config.channels_last else net
 
@@ -56,7 +57,13 @@ def build_run(config: TrainConfig, d: Dist, num_classes: int, steps_per_epoch: i
         net = distributed.convert_sync_bn(net, d.device)
     ema = ModelEma(net, config.ema_decay, config.ema_warmup) if config.ema_decay > 0 else None
     scaler = torch.amp.GradScaler(d.device.type, enabled=config.amp == "fp16")
-    return Run(config, d, net, net, build_optimizer(net, config), scaler, ema, steps_per_epoch)
+    optimizer = build_optimizer(net, config)
+    if config.step_in_backward:
+        if d.world > 1:  # DDP averages gradients after backward; the hooks step before that
+            raise ValueError("step_in_backward works in one process only; under torchrun "
+                             "drop it (or use grad_checkpointing alone)")
+        step_in_backward(optimizer)
+    return Run(config, d, net, net, optimizer, scaler, ema, steps_per_epoch)
 
 
 def wrap_model(net: nn.Module, config: TrainConfig, d: Dist) -> nn.Module:

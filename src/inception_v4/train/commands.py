@@ -15,6 +15,9 @@ _FLAGS = {
     "device": str, "amp": str, "workers": int, "seed": int,
 }
 
+# boolean config fields that are plain switches on the command line
+_SWITCHES = ("channels_last", "compile", "sync_bn", "grad_checkpointing", "step_in_backward")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         flag = "--" + name.replace("_", "-")
         extra = {"choices": ("off", "bf16", "fp16")} if name == "amp" else {}
         p.add_argument(flag, type=kind, default=None, help=_help(name), **extra)
-    for name in ("channels_last", "compile", "sync_bn"):
+    for name in _SWITCHES:
         p.add_argument("--" + name.replace("_", "-"), action="store_true", default=None,
                        help=_help(name))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -49,6 +52,9 @@ _HELP = {
     "amp": "mixed precision: off, bf16 or fp16 (fp16 uses a gradient scaler)",
     "workers": "DataLoader worker processes per rank",
     "sync_bn": "batch-norm statistics over the global batch under torchrun",
+    "grad_checkpointing": "activation checkpointing: less training memory, ~1/3 more compute",
+    "step_in_backward": "update each weight during backward and free its gradient (less "
+                        "memory; needs clip_grad_norm=0, one process, no fp16)",
 }
 
 
@@ -61,16 +67,16 @@ def _help(name: str) -> str:
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
     """Preset, then the flags given, then ``--set`` overrides."""
     config = load_preset(args.preset)
-    names = list(_FLAGS) + ["channels_last", "compile", "sync_bn"]
+    names = list(_FLAGS) + list(_SWITCHES)
     flags = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
-    config = replace(config, flags)
-    return replace(config, parse_overrides(args.set))
+    # one replace: checks that tie fields together see the flags and --set values at once
+    return replace(config, {**flags, **parse_overrides(args.set)})
 
 
 def command_line(args: argparse.Namespace) -> list[str]:
     """The ``inception-v4 train ...`` command that reproduces ``args`` (for config.json)."""
     words = ["inception-v4", "train", "--preset", args.preset]
-    for name in list(_FLAGS) + ["channels_last", "compile", "sync_bn"]:
+    for name in list(_FLAGS) + list(_SWITCHES):
         value = getattr(args, name)
         if value is not None:
             flag = "--" + name.replace("_", "-")

@@ -78,6 +78,8 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     sync_bn: bool = False
+    grad_checkpointing: bool = False  # Network.set_grad_checkpointing: memory for compute
+    step_in_backward: bool = False    # optim.step_in_backward: no step() after backward
     resume: str = "auto"              # auto | never | PATH
     checkpoint_every: int = 1000      # steps; 0: at epoch ends only
     checkpoint_minutes: float = 0.0   # 0: off
@@ -93,6 +95,10 @@ class TrainConfig:
         if self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
         _check_ranges(self)
+        if self.step_in_backward and (self.clip_grad_norm > 0 or self.amp == "fp16"):
+            raise ValueError("step_in_backward updates each weight before the other gradients "
+                             "exist, so it cannot clip by global norm or unscale fp16 "
+                             "gradients; set clip_grad_norm=0 and amp to off or bf16")
 
 
 # field → (lowest, highest, whether the lowest itself is allowed); NaN and inf never are.

@@ -97,17 +97,24 @@ def train_step(run: Run, images: torch.Tensor, labels: torch.Tensor) -> torch.Te
         raise NonFiniteLoss(f"non-finite loss ({value.item()}) at step {run.step + 1} (epoch "
                             f"{run.epoch + 1}); stopped before updating the weights. Last good "
                             f"checkpoint: {where}")
-    run.scaler.scale(loss).backward()
-    if cfg.clip_grad_norm > 0:
-        run.scaler.unscale_(run.optimizer)
-        nn.utils.clip_grad_norm_(run.net.parameters(), cfg.clip_grad_norm)
-    run.scaler.step(run.optimizer)
-    run.scaler.update()
-    run.optimizer.zero_grad(set_to_none=True)
+    if cfg.step_in_backward:
+        loss.backward()  # optim.step_in_backward's hooks update the weights as it goes
+    else:
+        _backward_and_step(run, loss)
     if run.ema is not None:
         run.ema.update(run.net)
     run.step += 1
     return value
+
+
+def _backward_and_step(run: Run, loss: torch.Tensor) -> None:
+    run.scaler.scale(loss).backward()
+    if run.config.clip_grad_norm > 0:
+        run.scaler.unscale_(run.optimizer)
+        nn.utils.clip_grad_norm_(run.net.parameters(), run.config.clip_grad_norm)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.optimizer.zero_grad(set_to_none=True)
 
 
 def _mean_over_ranks(value: torch.Tensor, d: Dist) -> torch.Tensor:

@@ -19,9 +19,11 @@ projections and classifier, which we do not.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from .config import TrainConfig
 
@@ -72,6 +74,36 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
             (decay if p.ndim > 1 else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0}]
+
+
+def step_in_backward(optimizer: torch.optim.Optimizer) -> list[RemovableHandle]:
+    """Fuses ``optimizer.step()`` into backward: each parameter is updated as soon as its
+    gradient is complete, and that gradient is freed at once.
+
+    Without it every gradient is alive at the end of backward, which is where the peak of a
+    checkpointed step is (the stem is recomputed last): a network's worth of memory. Train
+    with ``loss.backward()`` alone then: no ``step()``, no ``zero_grad()``. The update is the
+    one ``step()`` makes when a parameter's update depends only on its own gradient and state
+    (RMSProp, SGD, Adam); not for global-norm clipping, gradient scaling, gradient
+    accumulation or DDP, which need every gradient before any step. Learning rates set on
+    the param groups take effect at the next backward; ``state_dict`` is unchanged.
+    Returns the hook handles (``handle.remove()`` turns it off).
+    """
+    return [p.register_post_accumulate_grad_hook(partial(_step_one, optimizer, i))
+            for i, group in enumerate(optimizer.param_groups) for p in group["params"]
+            if p.requires_grad]
+
+
+def _step_one(optimizer: torch.optim.Optimizer, index: int, p: torch.Tensor) -> None:
+    """``optimizer.step()`` on ``p`` alone (a one-parameter view of its group, looked up now:
+    ``load_state_dict`` replaces the group dicts), then frees the gradient."""
+    groups = optimizer.param_groups
+    optimizer.param_groups = [{**groups[index], "params": [p]}]
+    try:
+        optimizer.step()
+    finally:
+        optimizer.param_groups = groups
+    p.grad = None
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
