@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms
@@ -113,11 +114,71 @@ def _normalize(normalize: str, mean: Sequence[float] | None, std: Sequence[float
     return transforms.Normalize(tuple(mean), tuple(std))
 
 
+class InceptionTrain:
+    """Inception training preprocessing (module docstring) in one pass: PIL → ``3 × H × W``.
+
+    The same output as :func:`reference_train_transform` (the stock torchvision ``Compose``)
+    from the same random draws, made in the same order, to fp32 rounding: the crop, resize
+    and flip stay PIL operations, and the four per-pixel steps (to [0, 1], brightness,
+    saturation, normalisation) are a few whole-array operations on the pixels instead of
+    four tensor transforms, which cost more in per-call overhead than in arithmetic at
+    Inception's small training sizes.
+    """
+
+    def __init__(self, size: tuple[int, int], mean: Sequence[float] | None,
+                 std: Sequence[float] | None, normalize: str) -> None:
+        self.crop = transforms.RandomResizedCrop(
+            size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+            interpolation=InterpolationMode.BILINEAR, antialias=True)
+        self.max_delta, self.saturation = 32.0 / 255.0, (0.5, 1.5)
+        last = _normalize(normalize, mean, std)  # validates the choice
+        self.per_image = last if normalize == "per_image" else None
+        if self.per_image is None:
+            self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
+            self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+        self.draft_size = max(size)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        top, left, height, width = self.crop.get_params(image, self.crop.scale, self.crop.ratio)
+        flip = bool(torch.rand(1) < 0.5)                            # RandomHorizontalFlip
+        delta = (torch.rand(()).item() * 2.0 - 1.0) * self.max_delta  # RandomBrightnessShift
+        torch.randperm(4)  # ColorJitter's order draw: the same stream as the reference
+        factor = float(torch.empty(1).uniform_(*self.saturation))  # ColorJitter(saturation)
+        image = image.crop((left, top, left + width, top + height))
+        height, width = self.crop.size
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+        if flip:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        # ToTensor, RandomBrightnessShift, ColorJitter(saturation), Normalize: the same
+        # operations in the same order, in place
+        x = torch.from_numpy(np.array(image)).permute(2, 0, 1).contiguous().float()
+        x.div_(255.0).add_(delta).clamp_(0.0, 1.0)
+        grey = 0.2989 * x[0] + 0.587 * x[1] + 0.114 * x[2]  # torchvision's rgb_to_grayscale
+        x.mul_(factor).add_(grey.mul_(1.0 - factor)).clamp_(0.0, 1.0)
+        if self.per_image is not None:
+            return self.per_image(x)
+        return x.sub_(self.mean).div_(self.std)
+
+    def __repr__(self) -> str:
+        norm = ("per_image" if self.per_image is not None else
+                f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}")
+        return f"InceptionTrain(size={self.crop.size}, {norm})"
+
+
 def train_transform(image_size: int | Sequence[int], *,
                     mean: Sequence[float] | None = INCEPTION_MEAN,
                     std: Sequence[float] | None = INCEPTION_STD,
-                    normalize: str = "mean_std") -> transforms.Compose:
+                    normalize: str = "mean_std") -> InceptionTrain:
     """Inception training preprocessing (module docstring); output ``3 × H × W``."""
+    return InceptionTrain(_size(image_size), mean, std, normalize)
+
+
+def reference_train_transform(image_size: int | Sequence[int], *,
+                              mean: Sequence[float] | None = INCEPTION_MEAN,
+                              std: Sequence[float] | None = INCEPTION_STD,
+                              normalize: str = "mean_std") -> transforms.Compose:
+    """:func:`train_transform` as stock torchvision transforms (what it is tested against,
+    and the plain pipeline of ``bench --mode data``)."""
     size = _size(image_size)
     pipeline = transforms.Compose([
         transforms.RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
@@ -161,7 +222,8 @@ def resolve_data_config(model_or_cfg: object) -> dict:
     return out
 
 
-def create_transform(model_or_cfg: object, training: bool = False) -> transforms.Compose:
+def create_transform(model_or_cfg: object,
+                     training: bool = False) -> transforms.Compose | InceptionTrain:
     """Train or eval transform from a model's ``pretrained_cfg`` or a cfg dict (timm style).
 
     Reads ``input_size`` (C, H, W), ``crop_pct``, ``interpolation``, ``mean``, ``std`` and

@@ -1,9 +1,11 @@
 """Input pipeline speed: our data package against a plain torchvision ImageFolder pipeline.
 
-Both decode, augment (the same ``train_transform(image_size)``) and batch the same images:
-ours reads them straight from the dataset's tars through ``open_dataset`` and
-``build_loader``; the plain pipeline reads the same files extracted to a temporary folder
-with ``torchvision.datasets.ImageFolder`` (PIL decoding) and a default ``DataLoader``.
+Both decode, augment and batch the same images into the same tensors (the same random draws
+give the same output): ours reads them straight from the dataset's tars through
+``open_dataset``, ``train_transform`` and ``build_loader``; the plain pipeline reads the
+same files extracted to a temporary folder with ``torchvision.datasets.ImageFolder`` (PIL
+decoding), ``reference_train_transform`` (stock torchvision transforms) and a default
+``DataLoader``.
 Images per second are taken over ``batches`` batches after one warm-up batch (which also
 starts the workers), for each worker count.
 """
@@ -49,6 +51,7 @@ def data_rates(root: str | Path, workers: list[int], batch_size: int = 64,
     from torchvision.datasets import ImageFolder
 
     from ..data import build_loader, open_dataset, train_transform
+    from ..data.transforms import reference_train_transform
 
     root = Path(root)
     if not root.is_dir():
@@ -62,7 +65,7 @@ def data_rates(root: str | Path, workers: list[int], batch_size: int = 64,
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         plain = ImageFolder(str(_extract_train(root, Path(tmp))),
-                            transform=train_transform(image_size))
+                            transform=reference_train_transform(image_size))
         for w in workers:
             gen = torch.Generator().manual_seed(0)
             loaders = {
