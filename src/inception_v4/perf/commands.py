@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-heap", action="store_true",
                    help="glibc: no mmap/trim for large allocations, whole process (all alike)")
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the contestants (all but ours-ckpt)")
+                   help="torch.compile the contestants (all but ours-ckpt and ours-lean)")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the peak-memory child processes")
     p.add_argument("--data", default=DEFAULT_DATA, help="imagenette tars (--mode data)")
