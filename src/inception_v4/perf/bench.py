@@ -46,6 +46,7 @@ class Settings:
     compare: str = "timm"  # or "none"
     matmul_size: int = 4096
     keep_heap: bool = False  # glibc mallopt for the whole process (timing.keep_heap)
+    memory_runs: int = 3  # fresh processes per contestant: glibc's peak RSS varies run to run
 
     @property
     def torch_device(self) -> torch.device:
@@ -164,7 +165,8 @@ def run_mode(name: str, mode: str, s: Settings) -> list[dict]:
                "latency_ms": 1e3 * t, "gflops": gflops,
                "times_s": times[c.label], "config": {**c.config, "compile": s.compile}}
         if s.memory:
-            row["memory_mb"] = measure_memory(name, c.impl, row["config"], s)
+            runs = [measure_memory(name, c.impl, row["config"], s) for _ in range(s.memory_runs)]
+            row["memory_mb"], row["memory_runs_mb"] = statistics.median(runs), runs
         rows.append(row)
     return rows
 

@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="torch.compile the contestants (all but ours-ckpt and ours-lean)")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the peak-memory child processes")
+    p.add_argument("--memory-runs", type=int, default=3,
+                   help="fresh child processes per contestant; peak memory is their median")
     p.add_argument("--data", default=DEFAULT_DATA, help="imagenette tars (--mode data)")
     p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data-batches", type=int, default=20, help="timed batches per loader")
@@ -50,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    for flag in ("batch_size", "image_size", "threads", "repeats", "matmul_size"):
+    for flag in ("batch_size", "image_size", "threads", "repeats", "matmul_size", "memory_runs"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
@@ -63,7 +65,7 @@ def _settings(args: argparse.Namespace) -> Settings:
                          "--compare none")
     return Settings(args.batch_size, args.image_size, args.device, args.dtype, args.threads,
                     args.warmup, args.repeats, args.compile, args.memory, args.compare,
-                    args.matmul_size, args.keep_heap)
+                    args.matmul_size, args.keep_heap, args.memory_runs)
 
 
 def run_bench(args: argparse.Namespace) -> int:
