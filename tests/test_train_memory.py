@@ -13,6 +13,8 @@ from train_helpers import make_image_folder
 
 from inception_v4 import cli, create_model
 from inception_v4.train import RMSpropTF, TrainConfig, param_groups, step_in_backward
+from inception_v4.train.build import build_run
+from inception_v4.train.distributed import Dist
 
 SMALL = {"width": 0.25, "depth": 0.2, "num_classes": 5}
 
@@ -89,6 +91,11 @@ def test_step_in_backward_refuses_what_needs_every_gradient() -> None:
     with pytest.raises(ValueError, match="amp"):
         TrainConfig(step_in_backward=True, clip_grad_norm=0.0, amp="fp16")
     TrainConfig(step_in_backward=True, clip_grad_norm=0.0, amp="bf16")
+    config = TrainConfig(model="inception_resnet_v1", width=0.25, depth=0.2, image_size=75,
+                         step_in_backward=True, clip_grad_norm=0.0)
+    two_ranks = Dist(rank=0, world=2, local_rank=0, device=torch.device("cpu"), owns_group=False)
+    with pytest.raises(ValueError, match="one process only"):  # DDP reduces after backward
+        build_run(config, two_ranks, num_classes=3, steps_per_epoch=1)
 
 
 def _train(data: Path, out: Path, *flags: str) -> dict[str, torch.Tensor]:
