@@ -118,11 +118,11 @@ class InceptionTrain:
     """Inception training preprocessing (module docstring) in one pass: PIL → ``3 × H × W``.
 
     The same output as :func:`reference_train_transform` (the stock torchvision ``Compose``)
-    from the same random draws, made in the same order, to fp32 rounding: the crop, resize
-    and flip stay PIL operations, and the four per-pixel steps (to [0, 1], brightness,
-    saturation, normalisation) are a few whole-array operations on the pixels instead of
-    four tensor transforms, which cost more in per-call overhead than in arithmetic at
-    Inception's small training sizes.
+    from the same random draws, made in the same order (bit for bit in the tests): the crop,
+    resize and flip are the same Pillow calls, and the four per-pixel steps (to [0, 1],
+    brightness, saturation, normalisation) the same tensor arithmetic done in place, without
+    four transforms' checks, copies and dispatch, which cost more than the arithmetic itself
+    at small training sizes (1.6× faster per 96 px image; benchmarks/RESULTS.md).
     """
 
     def __init__(self, size: tuple[int, int], mean: Sequence[float] | None,
