@@ -1,4 +1,5 @@
-"""Training memory options: the optimiser step fused into backward, checkpointing in `train`."""
+"""Training options for memory and speed: the optimiser step in backward, checkpointing and
+channels-last in `train`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from torch import nn
 from train_helpers import make_image_folder
 
 from inception_v4 import cli, create_model
+from inception_v4.perf import PoolBranch
 from inception_v4.train import RMSpropTF, TrainConfig, param_groups, step_in_backward
-from inception_v4.train.build import build_run
+from inception_v4.train.build import build_net, build_run
 from inception_v4.train.distributed import Dist
 
 SMALL = {"width": 0.25, "depth": 0.2, "num_classes": 5}
@@ -117,3 +119,16 @@ def test_train_cli_memory_options_train_the_same_weights(tmp_path: Path) -> None
     assert lean.keys() == plain.keys()
     for name, value in plain.items():
         torch.testing.assert_close(lean[name], value, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_train_channels_last_also_reorders_pool_branches() -> None:
+    config = TrainConfig(model="inception_v4", width=0.25, depth=0.2, channels_last=True)
+    fast = build_net(config, 3, torch.device("cpu"))
+    plain = build_net(TrainConfig(model="inception_v4", width=0.25, depth=0.2), 3,
+                      torch.device("cpu"))
+    assert any(isinstance(m, PoolBranch) for m in fast.modules())
+    assert fast.stem.conv1a.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    # same seeded weights under the same names: checkpoints move between the two
+    assert fast.state_dict().keys() == plain.state_dict().keys()
+    for name, value in plain.state_dict().items():
+        assert torch.equal(fast.state_dict()[name], value), name
