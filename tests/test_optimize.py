@@ -10,6 +10,7 @@ import statistics
 import pytest
 import torch
 import torch.nn.functional as F
+from memory_helpers import peak_allocated_bytes
 from torch import nn
 
 import inception_v4
@@ -169,17 +170,8 @@ def test_optimize_for_training_needs_a_network_for_checkpointing() -> None:
 
 
 def _peak_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Peak bytes the CPU allocator holds above the start during forward + backward, from
-    the profiler's allocation records (allocation sizes, not timings: deterministic)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        model(x).sum().backward()
-    live = peak = 0
-    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
-        live += event.self_cpu_memory_usage
-        peak = max(peak, live)
-    return peak
+    """Peak bytes above the start during forward + backward."""
+    return peak_allocated_bytes(lambda: model(x).sum().backward())
 
 
 def test_checkpointing_cuts_peak_training_memory() -> None:

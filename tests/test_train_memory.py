@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from memory_helpers import peak_allocated_bytes
 from torch import nn
 from train_helpers import make_image_folder
 
@@ -57,21 +58,15 @@ def test_step_in_backward_makes_the_same_updates(which: int) -> None:
 
 
 def _peak_step_bytes(model: nn.Module, opt: torch.optim.Optimizer, fused: bool) -> int:
-    """Peak bytes above the start of one training step, from the profiler's allocation
-    records (sizes, not timings: deterministic)."""
-    from torch.profiler import ProfilerActivity, profile
-
+    """Peak bytes above the start of one training step."""
     x, y = torch.randn(2, 3, 75, 75), torch.tensor([0, 1])
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+
+    def step() -> None:
         _loss(model, x, y).backward()
         if not fused:
             opt.step()
             opt.zero_grad(set_to_none=True)
-    live = peak = 0
-    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
-        live += event.self_cpu_memory_usage
-        peak = max(peak, live)
-    return peak
+    return peak_allocated_bytes(step)
 
 
 def test_step_in_backward_never_holds_all_gradients() -> None:
