@@ -27,7 +27,17 @@ test-slow: $(STAMP)
 test-reliability: $(STAMP)
 	$(PY) -m pytest -q -m slow tests/reliability
 
+# The embedded dataset is Fashion-MNIST from Debian's dataset-fashion-mnist: installed here when
+# run as root with apt-get (the library never changes the system); otherwise the demo says so
+# and falls back to scikit-learn's digits.
+FASHION := /usr/share/datasets/fashion-mnist
+
 demo: $(STAMP)
+	@if [ ! -d $(FASHION) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "demo: installing dataset-fashion-mnist with apt-get"; \
+		apt-get install -y dataset-fashion-mnist >/dev/null || \
+			echo "demo: apt-get install dataset-fashion-mnist failed; using the fallback"; \
+	fi
 	$(PY) -m inception_v4.demo
 
 lint: $(STAMP)

@@ -16,11 +16,10 @@ import argparse
 import torch
 from torch.profiler import profile
 
-from inception_v4 import create_model
+from inception_v4 import create_model, optimize_for_inference, optimize_for_training
+from inception_v4.bench.contestants import training_step
+from inception_v4.bench.timing import matmul_gflops
 from inception_v4.models.complexity import count_macs
-from inception_v4.perf import optimize_for_inference, optimize_for_training
-from inception_v4.perf.bench import training_step
-from inception_v4.perf.timing import matmul_gflops
 
 
 def main() -> None:

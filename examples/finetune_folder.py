@@ -81,6 +81,9 @@ def trainable(model: nn.Module, head_only: bool) -> list[nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
+AUX_WEIGHT = 0.4  # TF-slim's weight of the auxiliary loss (the training recipe's aux_weight)
+
+
 def loss_of(output: torch.Tensor | tuple, labels: torch.Tensor, aux_weight: float) -> torch.Tensor:
     if isinstance(output, tuple):  # (logits, aux logits) from a model with the aux head
         return loss_of(output[0], labels, 0) + aux_weight * loss_of(output[1], labels, 0)
@@ -105,7 +108,7 @@ def train(model: nn.Module, loader: torch.utils.data.DataLoader, args: argparse.
         for images, labels, _ in loader:
             if len(labels) == 0 or len(losses) == steps:
                 continue
-            loss = loss_of(model(images), labels, getattr(model, "aux_loss_weight", 0.0))
+            loss = loss_of(model(images), labels, AUX_WEIGHT)
             opt.zero_grad()
             loss.backward()
             opt.step()

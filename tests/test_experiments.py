@@ -22,7 +22,7 @@ from inception_v4.experiments.report import (
     scaling_verdict,
 )
 from inception_v4.train.distributed import Dist
-from inception_v4.train.loop import evaluate
+from inception_v4.train.loop import validate
 
 
 class _Stub(nn.Module):
@@ -46,7 +46,7 @@ def test_dead_fraction_counts_exact_zeros_before_the_pool() -> None:
     feats[2, 1, 1, 1] = 1e-9
     batch = (torch.zeros(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]), 0)
     d = Dist(0, 1, 0, torch.device("cpu"), False)
-    result = evaluate(_Stub(feats), [batch], d)
+    result = validate(_Stub(feats), [batch], d)
     assert result["dead_fraction"] == pytest.approx(13 / 48)
 
 

@@ -134,7 +134,6 @@ def test_plain_variant_has_same_cost_and_no_identity_path() -> None:
 
 def test_aux_head_only_in_training_mode() -> None:
     model = create_model("inception_v4", aux_logits=True, num_classes=5, width=0.25, depth=0.2)
-    assert model.aux_loss_weight == 0.4
     logits, aux = model.train()(torch.randn(2, 3, 299, 299))
     assert logits.shape == aux.shape == (2, 5)
     assert model.eval()(torch.randn(1, 3, 96, 96)).shape == (1, 5)

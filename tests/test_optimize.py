@@ -16,10 +16,10 @@ from torch import nn
 import inception_v4
 from inception_v4 import create_model, list_models
 from inception_v4.cli import main
+from inception_v4.inference import FusedConv, FusedResidual, PoolAfterConv, fuse_conv_bn
 from inception_v4.layers import ConvBN, ShiftBatchNorm2d
+from inception_v4.models import PoolBranch, optimize_for_training
 from inception_v4.models.complexity import count_macs
-from inception_v4.perf import PoolBranch, optimize_for_training
-from inception_v4.perf.fuse import FusedConv, FusedResidual, PoolAfterConv, fuse_conv_bn
 
 SMALL = {"width": 0.25, "depth": 0.2}
 
@@ -65,7 +65,7 @@ def test_fused_full_size_inception_resnet_v2() -> None:
 
 
 def test_fused_without_onednn_uses_plain_convolutions(monkeypatch) -> None:  # noqa: ANN001
-    from inception_v4.perf import fuse
+    from inception_v4 import inference as fuse
 
     model = randomise_bn(create_model("inception_resnet_v2", **SMALL)).eval()
     fused = inception_v4.optimize_for_inference(model)
@@ -195,7 +195,7 @@ def test_checkpointing_off_in_eval_and_no_grad() -> None:
 
 def test_timm_twin_shares_weights_and_outputs() -> None:
     pytest.importorskip("timm")
-    from inception_v4.perf.twins import check_same_outputs, copy_by_order, timm_twin
+    from inception_v4.bench.twins import check_same_outputs, copy_by_order, timm_twin
 
     ours = create_model("inception_v4", drop_rate=0.2)
     theirs = timm_twin("inception_v4", ours, 0.2, image_size=75)

@@ -14,7 +14,7 @@ from torch import nn
 from train_helpers import make_image_folder
 
 from inception_v4 import cli, create_model
-from inception_v4.perf import PoolBranch
+from inception_v4.models import PoolBranch
 from inception_v4.train import RMSpropTF, TrainConfig, param_groups, step_in_backward
 from inception_v4.train.build import build_net, build_run
 from inception_v4.train.distributed import Dist

@@ -20,7 +20,7 @@ from inception_v4.train import (
     parse_overrides,
     replace,
 )
-from inception_v4.train import checkpoint as ckpt
+from inception_v4.train import run_state as ckpt
 from inception_v4.train.config import parse_value
 
 # (epoch, lr): 0.045 × 0.94^⌊epoch/2⌋ at the paper's global batch 640 = 32 × 20.

@@ -48,7 +48,7 @@ def test_load_model_from_run_folder_and_checkpoint(run: Path) -> None:
 
 def test_ema_errors_are_clear(run: Path, tmp_path: Path) -> None:
     folder = save_pretrained(load_model(run), tmp_path / "ours")
-    with pytest.raises(ValueError, match="ema=True needs a training checkpoint"):
+    with pytest.raises(ValueError, match="needs a training checkpoint"):
         load_model(folder, ema=True)
     ckpt = _ckpt(run)
     ckpt["ema"] = None
@@ -72,7 +72,7 @@ def test_convert_run_folder_ema_and_new_head(run: Path, tmp_path: Path,
     body = {k: v for k, v in seven.state_dict().items() if not k.startswith("head.")}
     assert body and all(torch.equal(v, ckpt["model"][k]) for k, v in body.items())
     assert main(["convert", str(tmp_path / "avg"), str(tmp_path / "x"), "--ema"]) == 2
-    assert "--ema needs a training checkpoint" in capsys.readouterr().err
+    assert "--ema (ema=True) needs a training checkpoint" in capsys.readouterr().err
 
 
 def test_export_run_folder_without_model_name(run: Path, tmp_path: Path,

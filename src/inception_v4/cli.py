@@ -18,7 +18,7 @@ COMMAND_MODULES = (
     "inception_v4.evaluate.commands",
     "inception_v4.export",
     "inception_v4.experiments.commands",
-    "inception_v4.perf.commands",
+    "inception_v4.bench.commands",
 )
 
 

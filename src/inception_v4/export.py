@@ -4,7 +4,7 @@
 What is exported is the evaluation network: a copy in eval mode without the auxiliary head and
 with every dropout replaced by an identity, so no training-only branch reaches the graph.
 ``optimize=True`` (``--optimize-for-inference``) first folds BatchNorm and the residual scales
-into the convolutions with :func:`inception_v4.perf.optimize_for_inference`.
+into the convolutions with :func:`inception_v4.inference.optimize_for_inference`.
 ONNX uses PyTorch's TorchScript-based exporter (``dynamo=False``), which needs neither
 ``onnxscript`` nor ``onnx``; checking the file needs ``onnx`` and ``onnxruntime``.
 """
@@ -22,7 +22,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models import MIN_INPUT_SIZE, create_model
+from .inference import optimize_for_inference
+from .models import MIN_INPUT_SIZE, build_network
+from .weights import resolve_model
 
 MIN_OPSET = 17
 ATOL = 1e-4  # largest max-absolute difference to PyTorch an export may have
@@ -49,14 +51,10 @@ def prepare_for_export(model: nn.Module) -> nn.Module:
 
 def inference_network(model: nn.Module, optimize: bool = False) -> nn.Module:
     """What is exported: :func:`prepare_for_export`, and with ``optimize`` BatchNorm and the
-    residual scales folded into the convolutions (:func:`inception_v4.perf.optimize_for_inference`).
-    """
+    residual scales folded into the convolutions
+    (:func:`inception_v4.inference.optimize_for_inference`)."""
     net = prepare_for_export(model)
-    if optimize:
-        from .perf import optimize_for_inference
-
-        net = optimize_for_inference(net, channels_last=False)
-    return net
+    return optimize_for_inference(net, channels_last=False) if optimize else net
 
 
 def _trace_input(net: nn.Module, image_size: int | None) -> torch.Tensor:
@@ -198,52 +196,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--opset", type=int, default=MIN_OPSET, help="ONNX opset (17 or newer)")
     p.add_argument("--image-size", type=int, default=None, help="input side (default: model's)")
     p.add_argument("--num-classes", type=int, default=None)
-    p.add_argument("--width", type=float, default=None, help="default 1, or the weights' own")
-    p.add_argument("--depth", type=float, default=None, help="default 1, or the weights' own")
+    p.add_argument("--width", type=float, default=None,
+                   help="of a random network (no --weights); default 1")
+    p.add_argument("--depth", type=float, default=None,
+                   help="of a random network (no --weights); default 1")
     p.set_defaults(func=run_export)
 
 
 def build_model(name: str | None, weights: str | None, *, num_classes: int | None = None,
                 width: float | None = None, depth: float | None = None,
                 ema: bool = False) -> nn.Module:
-    """``create_model(name, pretrained=weights)``; a folder written by ``save_pretrained``
-    supplies its constructor arguments, which the arguments given here override. A training
-    checkpoint or run folder (``weights.load_model``) rebuilds its own network; ``name`` may
-    then be omitted, and ``num_classes`` puts a new head on it."""
-    from .weights.checkpoints import read_training_checkpoint
-
-    checkpoint = read_training_checkpoint(weights) if weights is not None else None
-    if checkpoint is not None:
-        from .weights.checkpoints import model_from_checkpoint
-
-        if width is not None or depth is not None:
-            raise ValueError(f"{weights} is a training checkpoint: its config fixes width and "
-                             f"depth; drop --width/--depth")
-        model = model_from_checkpoint(*checkpoint, name=name, ema=ema)
-        if num_classes is not None and num_classes != model.num_classes:
-            model.reset_classifier(num_classes)
-        return model
-    if ema:
-        raise ValueError(f"--ema needs a training checkpoint or run folder; {weights} is not one")
-    if name is None:
-        if weights is None or not (Path(weights) / "config.json").is_file():
-            raise ValueError("--model NAME is needed unless --weights is our folder, a training "
-                             "checkpoint or a run folder (they name their model)")
-        from .weights import read_config
-
-        name = read_config(weights)["model"]
-    init: dict = {}
-    if weights is not None and (Path(weights) / "config.json").is_file():
-        from .weights import read_config
-
-        config = read_config(weights)
-        if config["model"] != name:
-            raise ValueError(f"{weights} holds a {config['model']}, not a {name}; pass "
-                             f"--model {config['model']}")
-        init = dict(config.get("init_args", {}))
-    given = {"num_classes": num_classes, "width": width, "depth": depth}
-    init.update({k: v for k, v in given.items() if v is not None})
-    return create_model(name, pretrained=weights, **init)
+    """The network to export: what ``weights`` holds (:func:`inception_v4.weights.resolve_model`,
+    whose rules apply; ``num_classes`` puts a new head on it), or, without weights, a
+    randomly initialised ``name`` of the given ``width`` and ``depth``."""
+    if weights is None:
+        if name is None:
+            raise ValueError("--model NAME is needed without --weights (a random network)")
+        return build_network(name, num_classes=num_classes, width=width or 1.0,
+                             depth=depth or 1.0)
+    if width is not None or depth is not None:
+        raise ValueError(f"--width/--depth describe a random network; {weights} fixes its own "
+                         f"(drop them, or drop --weights)")
+    return resolve_model(weights, name=name, ema=ema, num_classes=num_classes)
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -27,7 +27,8 @@ from typing import Any
 
 from torch import nn
 
-from .models import create_model, default_cfg, get_spec, list_models
+from .factory import create_model
+from .models import default_cfg, get_spec, list_models
 
 __all__ = ["HUB_WEIGHTS", "PREFIX", "default_cfgs", "register", "timm_cfg"]
 

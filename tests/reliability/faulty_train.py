@@ -13,7 +13,7 @@ import time
 import torch
 
 from inception_v4.cli import main
-from inception_v4.train import checkpoint
+from inception_v4.train import run_state as checkpoint
 
 _real_save, _real_save_run = torch.save, checkpoint.save_run
 

@@ -13,8 +13,9 @@ import torch
 from conftest import TINY, tiny_args
 
 from inception_v4.cli import main
-from inception_v4.train import TrainConfig, checkpoint, fit, loop
-from inception_v4.train.checkpoint import CheckpointWriteError
+from inception_v4.train import TrainConfig, fit, loop
+from inception_v4.train import run_state as checkpoint
+from inception_v4.train.run_state import CheckpointWriteError
 
 
 def _config(data: Path, out: Path, max_steps: int) -> TrainConfig:

@@ -1,4 +1,4 @@
-"""Inception preprocessing (architecture.md §9) as torchvision transforms.
+"""Inception preprocessing (docs/evaluation.md) as torchvision transforms.
 
 Train (slim ``preprocess_for_train``, fast mode): random crop of 8-100 % of the area with aspect
 3/4-4/3 resized (bilinear) to the output size (torchvision's ``RandomResizedCrop``: after 10
@@ -26,19 +26,21 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 
-INCEPTION_MEAN = (0.5, 0.5, 0.5)
-INCEPTION_STD = (0.5, 0.5, 0.5)
+from ..models import IMAGENET_CFG
+
+INCEPTION_MEAN, INCEPTION_STD = IMAGENET_CFG["mean"], IMAGENET_CFG["std"]
 NORMALIZE_MODES = ("mean_std", "per_image")
 INTERPOLATIONS = {
     "nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
     "bicubic": Image.Resampling.BICUBIC, "box": Image.Resampling.BOX,
     "hamming": Image.Resampling.HAMMING, "lanczos": Image.Resampling.LANCZOS,
 }
-DEFAULT_CFG = {"input_size": (3, 299, 299), "crop_pct": 0.875, "interpolation": "bilinear",
-               "mean": INCEPTION_MEAN, "std": INCEPTION_STD, "normalize": "mean_std"}
+# What a transform reads of a pretrained_cfg, with the networks' own defaults (models/).
+DEFAULT_CFG = {k: v for k, v in IMAGENET_CFG.items() if k != "min_input_size"}
 
 
 def _size(image_size: int | Sequence[int]) -> tuple[int, int]:
@@ -209,11 +211,14 @@ def eval_transform(image_size: int | Sequence[int], crop_pct: float = 0.875,
 
 
 def resolve_data_config(model_or_cfg: object) -> dict:
-    """The model's ``pretrained_cfg`` (or the given dict) over ``DEFAULT_CFG``."""
+    """The model's ``pretrained_cfg`` (or the given dict) over ``DEFAULT_CFG``; a module
+    without one (not from this library) gets the defaults, as timm does."""
     if isinstance(model_or_cfg, Mapping):
         cfg = model_or_cfg
     else:
         cfg = getattr(model_or_cfg, "pretrained_cfg", None)
+        if cfg is None and isinstance(model_or_cfg, nn.Module):
+            cfg = {}
         if not isinstance(cfg, Mapping):
             raise ValueError(f"expected a model with a pretrained_cfg dict or a config dict, "
                              f"got {type(model_or_cfg).__name__}")

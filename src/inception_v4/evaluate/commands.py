@@ -12,11 +12,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..data import BadImageError, decode_image, open_dataset
+from ..models import list_models
 from .loading import class_names, load_for_eval
 from .loop import collect_predictions, summarize_predictions, view_config
 from .predict import predict
+from .report import write_report
 from .views import CROP_COUNTS, crop_definition, views
 
+# Errors and accuracies in the JSON are fractions, as in every file the project writes.
+UNIT = "fraction (0-1) for errors and accuracies"
 WEIGHTS_HELP = ("our folder (config.json + model.safetensors), a training checkpoint (.pt) or "
                 "its run folder, or any file/timm:NAME create_model(pretrained=...) reads")
 
@@ -88,8 +93,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def parse_member(spec: str) -> tuple[str | None, str]:
     """``NAME=W`` → (NAME, W) when NAME is a registry name; otherwise (None, spec)."""
-    from ..models import list_models
-
     name, sep, rest = spec.partition("=")
     if sep and name in list_models():
         return name, rest
@@ -114,19 +117,15 @@ def run_ensemble(args: argparse.Namespace) -> int:
 
 def _evaluate_and_print(args: argparse.Namespace, models: list[nn.Module],
                         header: dict[str, Any]) -> int:
-    from ..data import open_dataset
-
     dataset = open_dataset(args.data, "val")
     pred = collect_predictions(models, dataset, args.crops, batch_size=args.batch_size,
                                skip_bad=args.skip_bad, limit=args.limit, workers=args.workers,
                                progress=sys.stderr.isatty())
-    result = {**header, "data": str(args.data), "images_total": len(dataset),
+    result = {**header, "unit": UNIT, "data": str(args.data), "images_total": len(dataset),
               **summarize_predictions(pred, args.crops, dataset, args.blacklist)}
     if args.blacklist:
         result["blacklist"] = str(args.blacklist)
     if args.report:
-        from .report import write_report
-
         result["report"] = write_report(pred, dataset, args.report)
     print_table(result)
     for name in result["skipped"]:
@@ -147,8 +146,9 @@ def print_table(result: dict[str, Any]) -> None:
         if not r.get("images"):
             print(f"{label:18s} {0:>8d}")
             continue
-        print(f"{label:18s} {r['images']:>8d} {r['top1_err']:>10.2f} {r['top5_err']:>10.2f} "
-              f"{r['top1_acc']:>10.2f} {r['top5_acc']:>10.2f}")
+        pct = {k: 100.0 * r[k] for k in ("top1_err", "top5_err", "top1_acc", "top5_acc")}
+        print(f"{label:18s} {r['images']:>8d} {pct['top1_err']:>9.2f}% {pct['top5_err']:>9.2f}% "
+              f"{pct['top1_acc']:>9.2f}% {pct['top5_acc']:>9.2f}%")
     print(f"{result['seconds']:.1f} s, {result['images_per_s']:.1f} images/s")
 
 
@@ -160,8 +160,6 @@ def _write_json(path: str, obj: Any) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ..data import BadImageError, decode_image
-
     if args.topk < 1:
         raise ValueError(f"--topk must be >= 1, got {args.topk}")
     model, info = load_for_eval(args.model, args.weights, ema=args.ema,

@@ -12,7 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
 
+from ..data import BadImageError, resolve_data_config
 from .blacklist import blacklist_mask, read_blacklist
 from .metrics import summarize, topk_correct
 from .predict import predict
@@ -35,22 +37,18 @@ class Predictions:
 
 
 def view_config(model: nn.Module) -> dict[str, Any]:
-    """The :func:`views` keyword arguments a model's ``pretrained_cfg`` asks for."""
-    cfg = getattr(model, "pretrained_cfg", None) or {}
+    """The :func:`views` keyword arguments a model's ``pretrained_cfg`` asks for (read
+    through :func:`inception_v4.data.resolve_data_config`, as every transform is)."""
+    cfg = resolve_data_config(model)
+    per_image = cfg["normalize"] == "per_image"
     return {
-        "image_size": int(cfg.get("input_size", (3, 299, 299))[-1]),
-        "crop_pct": float(cfg.get("crop_pct", 0.875)),
-        "interpolation": cfg.get("interpolation", "bilinear"),
-        "mean": cfg.get("mean", (0.5, 0.5, 0.5)), "std": cfg.get("std", (0.5, 0.5, 0.5)),
+        "image_size": int(cfg["input_size"][-1]), "crop_pct": float(cfg["crop_pct"]),
+        "interpolation": cfg["interpolation"],
+        "mean": None if per_image else cfg["mean"], "std": None if per_image else cfg["std"],
     }
 
 
-def _load_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from ..data import BadImageError
-    except ImportError:
-        return OSError, ValueError
-    return BadImageError, OSError, ValueError
+_LOAD_ERRORS = (BadImageError, OSError, ValueError)
 
 
 def draft_size(crops: int, image_size: int, crop_pct: float) -> int:
@@ -76,7 +74,7 @@ class _Views(Dataset):
         i = self.indices[j]
         try:
             image = self.dataset.load(i, draft_size=self.draft_size)
-        except _load_errors() as err:
+        except _LOAD_ERRORS as err:
             name = self.dataset.name(i)
             return i, None, str(err) if name in str(err) else f"{name}: {err}"
         return i, [views(image, self.crops, **cfg) for cfg in self.configs], None
@@ -175,8 +173,6 @@ def collect_predictions(
 def _progress(loader: DataLoader, enabled: bool) -> Any:
     if not enabled:
         return loader
-    from tqdm import tqdm
-
     return tqdm(loader, unit="batch", desc="evaluate")
 
 
@@ -206,7 +202,7 @@ def evaluate(
     blacklist: str | Path | set[int] | None = None, *, batch_size: int = 32,
     skip_bad: bool = False, limit: int | None = None, workers: int = 0, progress: bool = False,
 ) -> dict[str, Any]:
-    """Top-1/top-5 error and accuracy (percent) of a model or an ensemble on ``dataset``.
+    """Top-1/top-5 error and accuracy (fractions, 0-1) of a model or an ensemble on ``dataset``.
 
     Returns ``crops``, ``crop_definition``, ``images``, ``top1_err``, ``top5_err``,
     ``top1_acc``, ``top5_acc``, ``seconds``, ``images_per_s``, ``skipped`` and, with a

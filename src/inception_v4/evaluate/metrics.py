@@ -1,4 +1,6 @@
-"""Top-k correctness with a deterministic tie rule, and the error/accuracy summary.
+"""Top-k correctness with a deterministic tie rule, and the error/accuracy summary: the one
+top-k implementation, used by ``inception-v4 evaluate`` and by training's per-epoch
+validation alike.
 
 Tie rule (pessimistic): the true class counts as within the top k only if fewer than ``k``
 *other* classes score **greater than or equal to** it. A tie at the k-th place therefore counts
@@ -34,15 +36,16 @@ def topk_correct(scores: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Te
 
 def summarize(correct1: torch.Tensor, correct5: torch.Tensor, seconds: float | None = None,
               ) -> dict[str, float | int]:
-    """``images``, ``top1_err``/``top5_err`` and ``top1_acc``/``top5_acc`` in percent."""
+    """``images``, ``top1_err``/``top5_err`` and ``top1_acc``/``top5_acc`` as fractions (0-1:
+    the unit of every file the project writes; people are shown percent)."""
     n = int(correct1.numel())
     if n == 0:
         raise ValueError("no images were evaluated; check the data path, --limit and the "
                          "blacklist")
-    acc1 = 100.0 * float(correct1.double().mean())
-    acc5 = 100.0 * float(correct5.double().mean())
+    acc1 = float(correct1.double().mean())
+    acc5 = float(correct5.double().mean())
     out: dict[str, float | int] = {
-        "images": n, "top1_err": 100.0 - acc1, "top5_err": 100.0 - acc5,
+        "images": n, "top1_err": 1.0 - acc1, "top5_err": 1.0 - acc5,
         "top1_acc": acc1, "top5_acc": acc5,
     }
     if seconds is not None:

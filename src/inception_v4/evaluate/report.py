@@ -2,7 +2,8 @@
 
 ``write_report`` puts three files in a folder:
 
-* ``per_class.csv``: per class, images, top-1 / top-5 accuracy (percent), top-1 errors;
+* ``per_class.csv``: per class, images, top-1 / top-5 accuracy (fractions, 0-1), top-1
+  errors (a count);
 * ``confusions.csv``: the most frequent (true class → top-1 prediction) pairs with
   true ≠ predicted, with their share of the true class;
 * ``worst.png``: a contact sheet of the images whose true class got the lowest probability,
@@ -27,8 +28,8 @@ def per_class_rows(pred: Predictions, classes: list[str]) -> list[dict[str, Any]
         n = int(mine.sum())
         rows.append({
             "class_index": c, "class_name": name, "images": n,
-            "top1_acc": 100.0 * float(pred.correct1[mine].float().mean()) if n else "",
-            "top5_acc": 100.0 * float(pred.correct5[mine].float().mean()) if n else "",
+            "top1_acc": float(pred.correct1[mine].float().mean()) if n else "",
+            "top5_acc": float(pred.correct5[mine].float().mean()) if n else "",
             "top1_errors": int((~pred.correct1[mine]).sum()),
         })
     return rows
@@ -63,7 +64,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], header: list[str]) -> Non
 def contact_sheet(pred: Predictions, dataset: Any, classes: list[str], path: Path,
                   count: int = 16) -> list[int]:
     """Save the sheet of the ``count`` worst images; returns their dataset indices."""
-    import matplotlib
+    import matplotlib  # optional at import time: only a report draws
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

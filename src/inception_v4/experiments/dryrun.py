@@ -8,9 +8,8 @@ from pathlib import Path
 import torch
 
 from ..data import open_dataset
-from ..models import create_model
+from ..models import build_network
 from ..models.complexity import count_macs, count_params
-from ..perf.timing import matmul_gflops
 from .plan import Plan
 
 
@@ -46,19 +45,17 @@ def describe(plan: Plan, out: Path, budget_minutes: float) -> str:
     n_train = len(train)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     batch = min(base.batch_size, 16 if device == "cuda" else 4)
-    peak = matmul_gflops(torch.device(device), n=1024)
     lines = [f"{plan.kind} experiment: {len(plan.arms)} arms × {len(plan.seeds)} seeds = "
              f"{len(plan.arms) * len(plan.seeds)} runs into {out}",
              f"data {base.data}: {n_train} training images, {base.epochs:g} epochs per run, "
              f"image {base.image_size}, batch {base.batch_size}",
-             f"this machine ({device}): {peak:.0f} GFLOP/s dense fp32 matmul; training "
-             f"speed timed on {device} at batch {batch}", ""]
+             f"training speed timed on this machine ({device}) at batch {batch}", ""]
     total, rates = 0.0, {}
     for arm in plan.arms:
         cfg = plan.config(arm, plan.seeds[0], out)
-        model = create_model(cfg.model, num_classes=train.num_classes, width=cfg.width,
-                             depth=cfg.depth, residual_scale=cfg.residual_scale,
-                             residual=cfg.residual)
+        model = build_network(cfg.model, num_classes=train.num_classes, width=cfg.width,
+                              depth=cfg.depth, residual_scale=cfg.residual_scale,
+                              residual=cfg.residual)
         macs = count_macs(model, cfg.image_size)
         # Arms with the same network cost the same (residual=False keeps every operation).
         key = (cfg.model, cfg.width, cfg.depth, cfg.image_size)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import re
 from pathlib import Path
 
 from ..train import NonFiniteLoss, fit
-from ..train.config import to_dict
+from ..train.config import TrainConfig, to_dict
 from .plan import Plan
 
 SUMMARY = "summary.json"
@@ -46,17 +46,13 @@ def _train(config) -> dict:  # noqa: ANN001 - a TrainConfig
         result = fit(config, command=["inception-v4", "experiment"])
         return {**result, "nonfinite": False, "config": to_dict(config)}
     except NonFiniteLoss as err:
-        match = re.search(r"step (\d+)", str(err))
-        step = int(match.group(1)) if match else -1
-        print(f"  loss became non-finite at step {step}: the run died", flush=True)
-        return {"nonfinite": True, "nonfinite_step": step, "message": str(err),
+        print(f"  loss became non-finite at step {err.step}: the run died", flush=True)
+        return {"nonfinite": True, "nonfinite_step": err.step, "message": str(err),
                 "config": to_dict(config)}
 
 
-def _with_minutes(config, minutes: float):  # noqa: ANN001, ANN202 - TrainConfig in and out
-    from dataclasses import replace
-
-    return replace(config, max_minutes=minutes)
+def _with_minutes(config: TrainConfig, minutes: float) -> TrainConfig:
+    return dataclasses.replace(config, max_minutes=minutes)
 
 
 def _is_main() -> bool:

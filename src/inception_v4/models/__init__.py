@@ -1,7 +1,12 @@
-"""The networks: spec tables, blocks and the generic builder."""
+"""The networks: spec tables, blocks, the generic builder, activation recompute and the
+training layout."""
 
-from .network import MIN_INPUT_SIZE, NetSpec, Network, Stage
-from .registry import create_model, default_cfg, get_spec, list_models
+from .features import FeatureExtractor
+from .network import NetSpec, Network, Stage
+from .preprocessing import FACENET_CFG, IMAGENET_CFG, MIN_INPUT_SIZE
+from .registry import build_network, default_cfg, get_spec, list_models
+from .training_layout import PoolBranch, optimize_for_training
 
-__all__ = ["MIN_INPUT_SIZE", "NetSpec", "Network", "Stage", "create_model", "default_cfg",
-           "get_spec", "list_models"]
+__all__ = ["FACENET_CFG", "IMAGENET_CFG", "MIN_INPUT_SIZE", "FeatureExtractor", "NetSpec",
+           "Network", "PoolBranch", "Stage", "build_network", "default_cfg", "get_spec",
+           "list_models", "optimize_for_training"]

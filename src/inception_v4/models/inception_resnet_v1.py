@@ -15,6 +15,7 @@ from torch import nn
 from ..layers import Branches, ConvBN, MaxPool3x3s2, seq
 from .inception_v4 import ReductionA
 from .network import NetSpec, Stage
+from .preprocessing import FACENET_CFG
 
 
 class Residual(nn.Module):
@@ -145,5 +146,5 @@ INCEPTION_RESNET_V1_FACENET = NetSpec(
     head="embedding",
     num_classes=128,
     bn_scale=False,
-    input_size=160,
+    pretrained_cfg=FACENET_CFG,  # 160×160 aligned faces, per-image standardisation
 )

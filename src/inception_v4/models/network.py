@@ -9,16 +9,17 @@ module with ``stem`` → ``stages`` → ``head`` and the timm-style API.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..layers import ConvBN
+from ..layers import ConvBN, ShiftBatchNorm2d
 from .heads import AuxHead, ClassifierHead, EmbeddingHead
-
-MIN_INPUT_SIZE = 75  # smallest square input for which every stride-2 VALID op has room
+from .preprocessing import IMAGENET_CFG, MIN_INPUT_SIZE
+from .recompute import run_blocks
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,13 @@ class NetSpec:
     head: str = "classifier"  # or "embedding" (FaceNet)
     num_classes: int = 1000
     bn_scale: bool = True
-    input_size: int = 299
-    pretrained_cfg: dict[str, Any] = field(default_factory=dict)
+    # the input it takes (preprocessing.py)
+    pretrained_cfg: Mapping[str, Any] = field(default_factory=lambda: dict(IMAGENET_CFG))
+
+    @property
+    def input_size(self) -> int:
+        """The side of the square input the network is made for (299; FaceNet 160)."""
+        return int(self.pretrained_cfg["input_size"][-1])
 
 
 def scale_width(channels: Any, width: float) -> Any:
@@ -91,8 +97,6 @@ def build_stage(row: Stage, in_ch: int, residual: bool) -> nn.Sequential:
 
 def _remove_bn_scale(module: nn.Module) -> None:
     """Swap every BatchNorm2d for one without learned scale (TF-slim ``scale=False``)."""
-    from ..layers import ShiftBatchNorm2d
-
     for m in module.modules():
         if isinstance(m, ConvBN) and isinstance(m.bn, nn.BatchNorm2d) and m.bn.affine:
             m.bn = ShiftBatchNorm2d(m.bn.num_features)
@@ -187,19 +191,17 @@ class Network(nn.Module):
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """In training, store only some block inputs and recompute the rest in backward
-        (timm's API; :mod:`inception_v4.perf.checkpoint`). Same gradients and running
+        (timm's API; :mod:`inception_v4.models.recompute`). Same gradients and running
         statistics, less memory, about one more forward pass per step."""
         self.grad_checkpointing = enable
 
     def _forward_body(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         self.check_input(x)
-        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
-            from ..perf.checkpoint import checkpointed_body
-
-            return checkpointed_body(self, x)
-        x, aux_in = self.stem(x), None
+        # activation recompute (set_grad_checkpointing): each stem part is one segment
+        recompute = self.grad_checkpointing and self.training and torch.is_grad_enabled()
+        x, aux_in = run_blocks(self.stem, x, recompute, per_segment=1), None
         for i, stage in enumerate(self.stages):
-            x = stage(x)
+            x = run_blocks(stage, x, recompute)
             if i == self.aux_stage:
                 aux_in = x
         return x, aux_in

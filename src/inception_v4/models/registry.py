@@ -1,13 +1,13 @@
-"""Registry names → spec tables; ``create_model`` and ``list_models``."""
+"""Registry names → spec tables; ``build_network`` and ``list_models``.
+
+``inception_v4.create_model`` (the factory above this and the weights package) adds
+``pretrained=`` and ``features_only=``.
+"""
 
 from __future__ import annotations
 
-import copy
 import math
-from pathlib import Path
 from typing import Any
-
-from torch import nn
 
 from .inception_resnet_v1 import INCEPTION_RESNET_V1, INCEPTION_RESNET_V1_FACENET
 from .inception_resnet_v2 import INCEPTION_RESNET_V2, INCEPTION_RESNET_V2_PAPER
@@ -19,18 +19,6 @@ _SPECS: dict[str, NetSpec] = {
     for s in (INCEPTION_V4, INCEPTION_RESNET_V1, INCEPTION_RESNET_V2, INCEPTION_RESNET_V2_PAPER,
               INCEPTION_RESNET_V1_FACENET)
 }
-
-# Preprocessing: slim's eval (central 87.5 % of each side, bilinear, scale to [-1, 1]).
-_IMAGENET_CFG = {
-    "input_size": (3, 299, 299), "crop_pct": 0.875, "interpolation": "bilinear",
-    "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "min_input_size": (3, 75, 75),
-}
-# FaceNet: aligned 160×160 face crops, per-image standardisation ("prewhiten").
-_FACENET_CFG = {
-    "input_size": (3, 160, 160), "crop_pct": 1.0, "interpolation": "bilinear",
-    "mean": None, "std": None, "normalize": "per_image", "min_input_size": (3, 75, 75),
-}
-
 
 def list_models() -> list[str]:
     """The registry names, sorted."""
@@ -46,11 +34,10 @@ def get_spec(name: str) -> NetSpec:
 
 def default_cfg(name: str) -> dict[str, Any]:
     """The data config (timm ``pretrained_cfg``) a model of this name is created with."""
-    spec = get_spec(name)
-    return dict(_FACENET_CFG if spec.head == "embedding" else _IMAGENET_CFG)
+    return dict(get_spec(name).pretrained_cfg)
 
 
-def create_model(
+def build_network(
     name: str,
     *,
     num_classes: int | None = None,
@@ -61,18 +48,14 @@ def create_model(
     depth: float = 1.0,
     residual_scale: float | None = None,
     residual: bool = True,
-    pretrained: str | Path | None = None,
-    features_only: bool = False,
-    out_indices: tuple[int, ...] = (0, 1, 2, 3, 4),
-) -> nn.Module:
-    """Build a network by registry name.
+) -> Network:
+    """The network registered as ``name``, freshly initialised.
 
     ``num_classes`` defaults to the table's (1000; 128 for the FaceNet embedding); 1001 adds
     TF-slim's background class at index 0. ``width`` multiplies every channel count (to a
     multiple of 8, at least 8), ``depth`` the repeats of repeated blocks (at least 1).
     ``residual_scale`` overrides the scales of Fig. 20 (not the unscaled final block);
     ``residual=False`` removes the identity paths (same cost, no shortcut).
-    ``pretrained`` is anything :func:`inception_v4.weights.load_pretrained` reads.
     """
     spec = get_spec(name)
     _check_args(num_classes, in_chans, drop_rate)
@@ -87,15 +70,6 @@ def create_model(
         "aux_logits": aux_logits, "width": width, "depth": depth,
         "residual_scale": residual_scale, "residual": residual,
     }
-    model.aux_loss_weight = 0.4 if aux_logits else 0.0
-    if pretrained is not None:
-        from ..weights import load_pretrained
-
-        load_pretrained(model, pretrained)
-    if features_only:
-        from .features import FeatureExtractor
-
-        return FeatureExtractor(model, out_indices)
     return model
 
 
@@ -125,8 +99,3 @@ def _check_scales(**values: float | None) -> None:
         if not (math.isfinite(value) and low_ok):
             bound = ">= 0" if key == "residual_scale" else "> 0"
             raise ValueError(f"{key} must be a finite number {bound}, got {value!r}")
-
-
-def copy_model_args(model: nn.Module) -> dict[str, Any]:
-    """The constructor arguments ``model`` was created with (for saving a config)."""
-    return copy.deepcopy(getattr(model, "init_args", {}))

@@ -8,11 +8,11 @@ schedule, parameter averaging, data parallelism, exact resume.
 from .config import PAPER_BATCH, TrainConfig, load_preset, parse_overrides, replace
 from .ema import ModelEma
 from .fit import fit, train_one_epoch
-from .loop import NonFiniteLoss, compute_loss, evaluate, train_step
+from .loop import NonFiniteLoss, compute_loss, train_step, validate
 from .optim import RMSpropTF, build_optimizer, param_groups, step_in_backward
 from .schedule import config_learning_rate, learning_rate
 
 __all__ = ["PAPER_BATCH", "ModelEma", "NonFiniteLoss", "RMSpropTF", "TrainConfig",
-           "build_optimizer", "compute_loss", "config_learning_rate", "evaluate", "fit",
+           "build_optimizer", "compute_loss", "config_learning_rate", "fit",
            "learning_rate", "load_preset", "param_groups", "parse_overrides", "replace",
-           "step_in_backward", "train_one_epoch", "train_step"]
+           "step_in_backward", "train_one_epoch", "train_step", "validate"]

@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from ..data import ImageDataset, eval_transform, open_dataset, train_transform
-from ..models import MIN_INPUT_SIZE, create_model
-from ..perf.training import optimize_for_training
+from ..models import build_network, optimize_for_training
 from . import distributed
 from .config import TrainConfig
 from .distributed import Dist
@@ -18,9 +17,6 @@ from .optim import build_optimizer, step_in_backward
 
 def open_splits(config: TrainConfig) -> tuple[ImageDataset, ImageDataset]:
     """The train and val splits with Inception preprocessing at ``config.image_size``."""
-    if config.image_size < MIN_INPUT_SIZE:
-        raise ValueError(f"image_size {config.image_size} is below the networks' minimum "
-                         f"{MIN_INPUT_SIZE}; use --image-size {MIN_INPUT_SIZE} or more")
     train = open_dataset(config.data, "train", seed=config.seed)
     val = open_dataset(config.data, "val", seed=config.seed)
     train.transform = train_transform(config.image_size)
@@ -41,9 +37,9 @@ def per_rank_batch(config: TrainConfig, d: Dist) -> int:
 def build_net(config: TrainConfig, num_classes: int, device: torch.device) -> nn.Module:
     """The network of ``config`` with BN momentum ``bn_momentum``, seeded by ``seed``."""
     torch.manual_seed(config.seed)
-    net = create_model(config.model, num_classes=num_classes, drop_rate=config.drop_rate,
-                       aux_logits=config.aux_logits, width=config.width, depth=config.depth,
-                       residual_scale=config.residual_scale, residual=config.residual)
+    net = build_network(config.model, num_classes=num_classes, drop_rate=config.drop_rate,
+                        aux_logits=config.aux_logits, width=config.width, depth=config.depth,
+                        residual_scale=config.residual_scale, residual=config.residual)
     for m in net.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = config.bn_momentum

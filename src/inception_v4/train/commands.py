@@ -87,9 +87,9 @@ def command_line(args: argparse.Namespace) -> list[str]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointWriteError
     from .fit import fit
     from .loop import NonFiniteLoss
+    from .run_state import CheckpointWriteError
 
     config = resolve_config(args)
     try:

@@ -19,6 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..models import MIN_INPUT_SIZE
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -130,9 +132,9 @@ def _check_ranges(config: TrainConfig) -> None:
     scale = config.residual_scale
     if scale is not None and not (math.isfinite(scale) and scale >= 0):
         raise ValueError(f"residual_scale must be a finite number >= 0, got {scale!r}")
-    if config.image_size < 75:
-        raise ValueError(f"image_size must be at least 75 (the networks' smallest input), "
-                         f"got {config.image_size}")
+    if config.image_size < MIN_INPUT_SIZE:
+        raise ValueError(f"image_size must be at least {MIN_INPUT_SIZE} (the networks' smallest "
+                         f"input), got {config.image_size}")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -218,8 +220,3 @@ def load_preset(name: str) -> TrainConfig:
 
 def to_dict(config: TrainConfig) -> dict[str, Any]:
     return {f.name: getattr(config, f.name) for f in fields(config)}
-
-
-def from_dict(values: dict[str, Any]) -> TrainConfig:
-    """The inverse of :func:`to_dict`; keys this version does not know are an error."""
-    return replace(TrainConfig(), values)

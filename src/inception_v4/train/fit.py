@@ -15,12 +15,12 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from ..data import ImageDataset
-from . import checkpoint, distributed
+from . import distributed, run_state
 from .build import build_run, open_splits, per_rank_batch, wrap_model
 from .config import TrainConfig, to_dict
 from .distributed import Dist
 from .loaders import eval_loader, train_loader
-from .loop import Run, evaluate, train_step
+from .loop import Run, train_step, validate
 from .progress import Progress, Window
 from .records import (
     EVAL_COLUMNS,
@@ -69,9 +69,9 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None) -> dict:
     per_rank = per_rank_batch(config, d)
     loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers)
     run = build_run(config, d, train_ds.num_classes, loader.sampler.steps_per_epoch())
-    resume = checkpoint.find_resume(config.resume, config.out)
+    resume = run_state.find_resume(config.resume, config.out)
     if resume is not None:
-        changed = checkpoint.restore_run(run, resume)
+        changed = run_state.restore_run(run, resume)
         note = f" (changed: {', '.join(changed)})" if changed else ""
         _say(d, f"resuming from {resume} at step {run.step}, epoch {run.epoch}{note}")
     run.model = wrap_model(run.net, config, d)
@@ -167,7 +167,7 @@ def after_step(run: Run, io: Io) -> None:
     if cfg.eval_every_steps and run.step % cfg.eval_every_steps == 0:
         evaluate_and_record(run, io)
     elif _checkpoint_due(run, io):
-        checkpoint.save_run(run)
+        run_state.save_run(run)
         io.saved_at = time.monotonic()
 
 
@@ -201,8 +201,8 @@ def stop_reason(run: Run, io: Io) -> str | None:
 def evaluate_and_record(run: Run, io: Io) -> None:
     """Evaluate raw and averaged weights, append to eval.csv, checkpoint, redraw curves."""
     cfg, d = run.config, run.dist
-    raw = evaluate(run.net, io.val, d, cfg.amp, cfg.channels_last)
-    avg = (evaluate(run.ema.module, io.val, d, cfg.amp, cfg.channels_last)
+    raw = validate(run.net, io.val, d, cfg.amp, cfg.channels_last)
+    avg = (validate(run.ema.module, io.val, d, cfg.amp, cfg.channels_last)
            if run.ema is not None else {"top1_err": math.nan, "top5_err": math.nan})
     row = {"epoch": run.fractional_epoch, "step": run.step, "top1_err": raw["top1_err"],
            "top5_err": raw["top5_err"], "ema_top1_err": avg["top1_err"],
@@ -211,7 +211,7 @@ def evaluate_and_record(run: Run, io: Io) -> None:
     err = min(raw["top1_err"], avg["top1_err"]) if run.ema is not None else raw["top1_err"]
     improved = err < run.best_err
     run.best_err = min(run.best_err, err)
-    checkpoint.save_run(run, best=improved)
+    run_state.save_run(run, best=improved)
     io.saved_at = time.monotonic()
     io.progress.message(
         f"eval step {run.step} (epoch {run.fractional_epoch:.2f}): top-1 err "

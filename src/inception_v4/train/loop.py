@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..evaluate.metrics import topk_correct
 from . import distributed
 from .config import TrainConfig
 from .distributed import Dist
@@ -24,12 +25,17 @@ from .schedule import config_learning_rate
 
 
 class NonFiniteLoss(FloatingPointError):
-    """The loss became NaN or infinite; the message names the step and the last checkpoint."""
+    """The loss became NaN or infinite at ``step`` (1-based); the message also names the last
+    good checkpoint."""
+
+    def __init__(self, message: str, step: int) -> None:
+        super().__init__(message)
+        self.step = step
 
 
 @dataclass
 class Run:
-    """The state of a run; what a checkpoint saves (see ``checkpoint.run_state``)."""
+    """The state of a run; what a checkpoint saves (see ``run_state.snapshot``)."""
 
     config: TrainConfig
     dist: Dist
@@ -96,7 +102,7 @@ def train_step(run: Run, images: torch.Tensor, labels: torch.Tensor) -> torch.Te
                  if run.last_checkpoint else "none written yet")
         raise NonFiniteLoss(f"non-finite loss ({value.item()}) at step {run.step + 1} (epoch "
                             f"{run.epoch + 1}); stopped before updating the weights. Last good "
-                            f"checkpoint: {where}")
+                            f"checkpoint: {where}", step=run.step + 1)
     if cfg.step_in_backward:
         loss.backward()  # optim.step_in_backward's hooks update the weights as it goes
     else:
@@ -126,10 +132,11 @@ def _mean_over_ranks(value: torch.Tensor, d: Dist) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(net: nn.Module, loader: torch.utils.data.DataLoader, d: Dist, amp: str = "off",
+def validate(net: nn.Module, loader: torch.utils.data.DataLoader, d: Dist, amp: str = "off",
              channels_last: bool = False) -> dict[str, float]:
-    """Top-1/top-5 error over the loader (summed over ranks) and the fraction of exact zeros
-    in ``forward_features`` (the last activation before the average pool: the paper's §3.3
+    """Top-1/top-5 error (fractions) over the loader, summed over ranks, with the tie rule of
+    :func:`inception_v4.evaluate.metrics.topk_correct`; and the fraction of exact zeros in
+    ``forward_features`` (the last activation before the average pool: the paper's §3.3
     "died" signal)."""
     was_training = net.training
     net.eval()
@@ -141,9 +148,8 @@ def evaluate(net: nn.Module, loader: torch.utils.data.DataLoader, d: Dist, amp: 
         with autocast(d.device, amp):
             feats = net.forward_features(prepare(images, d, channels_last))
             logits = net.forward_head(feats)
-        top = logits.topk(min(5, logits.shape[1]), dim=1).indices == y[:, None]
-        counts[0] += top[:, 0].sum()
-        counts[1] += top.any(1).sum()
+        counts[0] += topk_correct(logits.float(), y, 1).sum()
+        counts[1] += topk_correct(logits.float(), y, min(5, logits.shape[1])).sum()
         counts[2] += len(y)
         counts[3] += (feats == 0).sum()
         counts[4] += feats.numel()

@@ -9,18 +9,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy
+import torch
+import torchvision
+
+from .._version import __version__
+
 METRICS_COLUMNS = ("step", "epoch", "lr", "loss", "images_per_s", "seconds")
 EVAL_COLUMNS = ("epoch", "step", "top1_err", "top5_err", "ema_top1_err", "ema_top5_err",
                 "dead_fraction")
 
 
 def versions() -> dict[str, str]:
-    import numpy
-    import torch
-    import torchvision
-
-    from .. import __version__
-
     return {"inception_v4": __version__, "python": platform.python_version(),
             "torch": torch.__version__, "torchvision": torchvision.__version__,
             "numpy": numpy.__version__}

@@ -1,10 +1,12 @@
-"""Weights: our format (``config.json`` + ``model.safetensors``) and importers for timm /
-Cadene, facenet-pytorch, FaceNet's Keras HDF5 and Keras applications' InceptionResNetV2;
-FaceNet's ``prewhiten`` preprocessing."""
+"""Weights: our format (``config.json`` + ``model.safetensors``), importers for timm /
+Cadene, facenet-pytorch, FaceNet's Keras HDF5 and Keras applications' InceptionResNetV2, and
+the one resolver of a ``--weights`` argument (:func:`resolve_model`); FaceNet's ``prewhiten``
+preprocessing."""
 
 from .facenet import prewhiten
 from .hub import HubUnavailableError
-from .pretrained import load_model, load_pretrained, read_config, save_pretrained
+from .pretrained import load_pretrained, load_weights, read_config, save_pretrained
+from .resolve import describe, load_model, resolve_model
 
-__all__ = ["HubUnavailableError", "load_model", "load_pretrained", "prewhiten", "read_config",
-           "save_pretrained"]
+__all__ = ["HubUnavailableError", "describe", "load_model", "load_pretrained", "load_weights",
+           "prewhiten", "read_config", "resolve_model", "save_pretrained"]

@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
+from .._version import __version__
 from .card import model_card
 from .hub import is_hub_source, resolve_hub
 from .layouts import CADENE_HEAD, LAYOUTS
@@ -55,13 +57,9 @@ def save_pretrained(model: nn.Module, directory: str | Path, source: str | None 
     """Write ``config.json`` (model name, constructor arguments, preprocessing, library
     version; ``source`` is recorded as ``converted_from``), ``model.safetensors`` and a
     ``README.md`` model card: the Hugging Face hub layout."""
-    from .. import __version__
-
     net = _network(model)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save_file
-
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
     config = {
@@ -198,31 +196,3 @@ def infer_num_classes(w: Weights, layout: Layout | None) -> int | None:
     key = head_source_key(layout)
     t = w.tensors.get(key) if key else None
     return None if t is None else int(t.shape[0])
-
-
-def load_model(source: str | Path, *, ema: bool = False) -> nn.Module:
-    """A model rebuilt and loaded, in eval mode: from our folder (its ``config.json`` gives
-    the name and constructor arguments), from a training checkpoint (``checkpoints/last.pt``,
-    ``best.pt``) or run folder (its config gives the network; ``ema=True`` loads the averaged
-    weights; ``pretrained_cfg`` gets ``label_names`` and the trained ``input_size``), or from
-    a foreign weights file, whose model name and number of classes are read off its keys."""
-    from ..models import create_model
-    from .checkpoints import model_from_checkpoint, read_training_checkpoint
-
-    checkpoint = None if is_hub_source(source) else read_training_checkpoint(source)
-    if checkpoint is not None:
-        return model_from_checkpoint(*checkpoint, ema=ema)
-    if ema:
-        raise ValueError(f"ema=True needs a training checkpoint (checkpoints/last.pt or a run "
-                         f"folder) with averaged weights; {source} is a plain weights file or "
-                         f"folder, whose weights are used as they are")
-    w = read_weights(resolve_source(source))
-    if w.config is not None:
-        model = create_model(w.config["model"], **w.config.get("init_args", {}))
-    elif w.fits is None:
-        raise ValueError(f"{w.path}: plain state dict without config.json; build the model "
-                         f"with create_model(name, pretrained=...) instead")
-    else:
-        n = infer_num_classes(w, layout_for(w, w.fits))
-        model = create_model(w.fits, num_classes=0 if n is None else n)  # headless: features
-    return load_weights(model, w).eval()

@@ -112,11 +112,6 @@ def read_keras_h5(path: Path) -> dict[str, torch.Tensor]:
     return positional(out) if is_auto_named(out) else out
 
 
-def read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """The tensors of one file, whatever its container format."""
-    return _read_file(path)[0]
-
-
 def _read_file(path: Path) -> tuple[dict[str, torch.Tensor], str | None]:
     """(tensors, the model a training checkpoint's config names, or None)."""
     kind = sniff(path)

@@ -9,7 +9,7 @@ unaffected:
   kernels are vectorised over channels;
 * "Avg Pooling → 1×1 Conv" branches run as conv → pool → BN → ReLU (:class:`PoolBranch`):
   pooling the few output channels instead of all input channels, forward and backward;
-* optionally activation checkpointing (:meth:`Network.set_grad_checkpointing`).
+* optionally activation recompute (:meth:`Network.set_grad_checkpointing`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,16 @@ def is_pool_branch(m: nn.Module) -> bool:
             and isinstance(m[1], ConvBN) and m[1].conv.kernel_size == (1, 1))
 
 
+def reorder_pool_branches(model: nn.Module) -> nn.Module:
+    """Every "Avg Pooling → 1×1 Conv" branch of ``model`` becomes a :class:`PoolBranch`, in
+    place (same modules, same state-dict names); used for training and, before folding, for
+    inference (:mod:`inception_v4.inference`)."""
+    for m in model.modules():
+        if is_pool_branch(m) and type(m) is nn.Sequential:
+            m.__class__ = PoolBranch
+    return model
+
+
 def optimize_for_training(model: nn.Module, channels_last: bool = True,
                           checkpointing: bool = False) -> nn.Module:
     """``model``, changed in place (module docstring) and returned.
@@ -49,9 +59,7 @@ def optimize_for_training(model: nn.Module, channels_last: bool = True,
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"optimize_for_training expects an nn.Module, got {type(model)}")
-    for m in model.modules():
-        if is_pool_branch(m) and type(m) is nn.Sequential:
-            m.__class__ = PoolBranch
+    reorder_pool_branches(model)
     if checkpointing:
         if not hasattr(model, "set_grad_checkpointing"):
             raise ValueError(f"{type(model).__name__} has no set_grad_checkpointing; "

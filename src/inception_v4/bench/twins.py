@@ -15,7 +15,10 @@ import tempfile
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 from torch import nn
+
+from ..weights import load_pretrained
 
 # Our registry names that timm implements under the same name.
 TIMM_NAMES = ("inception_v4", "inception_resnet_v2")
@@ -46,10 +49,6 @@ def share_weights(ours: nn.Module, theirs: nn.Module) -> str:
     """Load ``theirs``' state dict into ``ours``; returns how (importer or copy by order)."""
     state = {k: v.detach().contiguous() for k, v in theirs.state_dict().items()}
     try:
-        from safetensors.torch import save_file
-
-        from ..weights import load_pretrained
-
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "timm.safetensors"
             save_file(state, str(path))

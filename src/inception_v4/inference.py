@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import AvgPool3x3, ConvBN
-from ..models.heads import EmbeddingHead
-from ..models.inception_resnet_v1 import Residual
-from .training import is_pool_branch
+from .layers import AvgPool3x3, ConvBN
+from .models.heads import EmbeddingHead
+from .models.inception_resnet_v1 import Residual
+from .models.training_layout import is_pool_branch
 
 
 def _mkldnn_ok(x: torch.Tensor) -> bool:
@@ -111,12 +111,9 @@ def fuse_conv_bn(unit: ConvBN) -> FusedConv:
 
 
 class PoolAfterConv(nn.Module):
-    """``relu(avgpool(conv_1×1(x)) + b)``, equal to ``relu(conv_1×1(avgpool(x)) + b)``.
-
-    A 1×1 convolution acts per pixel and the padding-excluding 3×3 average's weights sum to
-    one at every pixel, so the two commute exactly (up to fp32 rounding); pooling the few
-    output channels instead of all input channels saves most of the pool's memory traffic.
-    """
+    """``relu(avgpool(conv_1×1(x)) + b)``, equal to ``relu(conv_1×1(avgpool(x)) + b)``: the
+    training layout's :class:`~inception_v4.models.training_layout.PoolBranch` order (why the
+    two commute is said there), with the BatchNorm folded into the convolution."""
 
     def __init__(self, pool: AvgPool3x3, unit: ConvBN) -> None:
         super().__init__()

@@ -18,41 +18,22 @@ import subprocess
 import sys
 
 import torch
-from torch import nn
+
+from .contestants import Settings, build_contestant, make_input, prepare, training_step
+from .timing import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
 
 MIB = 2**20
 
 
-def build(name: str, impl: str, config: dict) -> nn.Module:
-    """The model of one contestant (random weights: memory does not depend on them)."""
-    from .bench import DROP_RATE
-
-    if impl == "timm":
-        import timm
-
-        return timm.create_model(name, drop_rate=DROP_RATE)
-    from ..models import create_model
-    from .fuse import optimize_for_inference
-    from .training import optimize_for_training
-
-    model = create_model(name, drop_rate=DROP_RATE)
-    if config.get("optimized"):
-        optimize_for_training(model, checkpointing=bool(config.get("checkpointing")))
-    return optimize_for_inference(model) if config.get("fused") else model
-
-
 def _passes(name: str, impl: str, config: dict, settings: dict) -> int:
     """Run two passes of the contestant; the bytes they needed at peak."""
-    from .bench import Settings, _input, prepare, training_step
-    from .timing import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
-
     s = Settings(**settings)  # keep_heap is not applied: memory is measured as glibc ships
     torch.set_num_threads(s.threads)
     nhwc = bool(config.get("channels_last"))
-    model = prepare(build(name, impl, config), s, nhwc)
+    model = prepare(build_contestant(name, impl, config), s, nhwc)
     if s.compile:
         model = torch.compile(model)
-    x = _input(s, nhwc)
+    x = make_input(s, nhwc)
     if config["mode"] == "train":
         y = torch.zeros(s.batch_size, dtype=torch.long, device=s.torch_device)
         run = training_step(model, x, y, bool(config.get("step_in_backward")))
@@ -84,7 +65,7 @@ def measure_memory(name: str, impl: str, config: dict, settings: object) -> floa
     if torch.device(fields["device"]).type == "cuda":
         return _passes(name, impl, config, fields) / MIB
     job = json.dumps([name, impl, config, fields])
-    code = "import sys; from inception_v4.perf.memory import child_main; child_main(sys.argv[1])"
+    code = "import sys; from inception_v4.bench.memory import child_main; child_main(sys.argv[1])"
     done = subprocess.run([sys.executable, "-c", code, job], capture_output=True, text=True,
                           check=False)
     if done.returncode != 0:

@@ -20,6 +20,10 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
+from torchvision.datasets import ImageFolder
+
+from ..data import build_loader, open_dataset, train_transform
+from ..data.transforms import reference_train_transform
 
 
 def _rate(loader: Iterable, batches: int) -> float:
@@ -48,11 +52,6 @@ def _extract_train(root: Path, into: Path) -> Path:
 def data_rates(root: str | Path, workers: list[int], batch_size: int = 64,
                image_size: int = 96, batches: int = 20) -> list[dict]:
     """Rows ``{pipeline, workers, images_per_s}`` for ours and the plain pipeline."""
-    from torchvision.datasets import ImageFolder
-
-    from ..data import build_loader, open_dataset, train_transform
-    from ..data.transforms import reference_train_transform
-
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} not found (pass --data)")

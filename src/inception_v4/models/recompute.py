@@ -1,4 +1,5 @@
-"""Activation checkpointing: keep a few block inputs, recompute the rest in backward.
+"""Activation recompute ("checkpointing"): keep a few block inputs, recompute the rest in
+backward.
 
 The paper's problem of fitting large networks on one device: at equal batch size the
 activations stored for backward shrink to the inputs of checkpoint segments, at the cost of
@@ -49,24 +50,17 @@ def _run(blocks: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def checkpoint_blocks(blocks: Sequence[nn.Module], x: torch.Tensor,
-                      per_segment: int | None = None) -> torch.Tensor:
-    """``x`` through ``blocks`` in order, as checkpoint segments (non-reentrant) of
-    ``per_segment`` blocks (default ceil(√n))."""
+def run_blocks(blocks: Sequence[nn.Module], x: torch.Tensor, recompute: bool = False,
+               per_segment: int | None = None) -> torch.Tensor:
+    """``x`` through ``blocks`` in order; with ``recompute``, as checkpoint segments
+    (non-reentrant) of ``per_segment`` blocks (default ceil(√n)) whose activations are
+    recomputed in backward."""
     blocks = list(blocks)
+    if not recompute:
+        return _run(blocks, x)
     k = per_segment or max(1, math.ceil(math.sqrt(len(blocks))))
     for i in range(0, len(blocks), k):
         part = blocks[i:i + k]
         x = checkpoint(_run, part, x, use_reentrant=False,
                        context_fn=lambda p=part: (contextlib.nullcontext(), KeepRunningStats(p)))
     return x
-
-
-def checkpointed_body(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """:meth:`Network._forward_body` with checkpointing: ``(features, aux head input)``."""
-    x, aux_in = checkpoint_blocks(net.stem, x, per_segment=1), None
-    for i, stage in enumerate(net.stages):
-        x = checkpoint_blocks(stage, x)
-        if i == net.aux_stage:
-            aux_in = x
-    return x, aux_in

@@ -1,10 +1,12 @@
-"""Training checkpoints (``checkpoints/last.pt`` / ``best.pt``) and run folders as weights.
+"""A training checkpoint as weights: reading ``checkpoints/last.pt`` / ``best.pt`` and run
+folders (the run state itself is written by :mod:`inception_v4.train.run_state`).
 
 A training checkpoint is a dict with ``"model"`` (a state dict), ``"config"`` (the run's
 ``TrainConfig`` as a dict) and optionally ``"ema"`` (the averaged model, ``{"module": ...}``).
-The network is rebuilt from the config (name, width, depth, residual scale, residual, aux
-head, dropout) with the number of classes read off the classifier; the run folder's
-``config.json`` supplies the class names. Read with ``torch.load(weights_only=True)`` only.
+:func:`inception_v4.weights.resolve_model` rebuilds the network from the config (name, width,
+depth, residual scale, residual, aux head, dropout) with the number of classes read off the
+classifier; the run folder's ``config.json`` supplies the class names. Read with
+``torch.load(weights_only=True)`` only.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
-from .sources import Weights, _torch_load, sniff
+from .sources import _torch_load, sniff
 
 RUN_CHECKPOINT = Path("checkpoints") / "last.pt"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -69,40 +70,3 @@ def run_classes(checkpoint: Path) -> list[str] | None:
         if isinstance(record, dict) and isinstance(record.get("classes"), list):
             return [str(c) for c in record["classes"]]
     return None
-
-
-def model_from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
-                          ema: bool = False) -> nn.Module:
-    """The checkpoint's network (or the averaged one with ``ema``), loaded, in eval mode;
-    ``pretrained_cfg`` carries ``label_names`` and the ``input_size`` the run trained at.
-    ``name``, when given, must agree with the model the checkpoint names."""
-    from ..models import create_model
-    from .pretrained import load_weights
-
-    cfg = ckpt["config"] if isinstance(ckpt["config"], dict) else {}
-    saved = cfg.get("model")
-    if name and saved and name != saved:
-        raise ValueError(f"model {name!r} asked for, but {path} is a checkpoint of {saved}; "
-                         f"drop the model name (the checkpoint says what it is)")
-    name = name or saved
-    if name is None:
-        raise ValueError(f"{path}: the checkpoint's config names no model; pass the model name")
-    if ema and not ckpt.get("ema"):
-        raise ValueError(f"{path} holds no averaged weights (trained with ema_decay=0?); "
-                         f"load it without ema")
-    state = checkpoint_state(ckpt["ema"] if ema else ckpt["model"])
-    if "head.fc.weight" not in state:
-        raise ValueError(f"{path}: no classifier (head.fc.weight) in the checkpoint of {name}; "
-                         f"it is not a classification model")
-    args = {k: cfg[k] for k in ARG_KEYS if k in cfg}
-    model = create_model(name, num_classes=int(state["head.fc.weight"].shape[0]), **args)
-    load_weights(model, Weights(state, "ours", path, None, name))
-    extra: dict[str, Any] = {}
-    if cfg.get("image_size"):
-        size = int(cfg["image_size"])
-        extra["input_size"] = (model.pretrained_cfg["input_size"][0], size, size)
-    classes = ckpt.get("classes") or cfg.get("classes") or run_classes(path)
-    if classes:
-        extra["label_names"] = tuple(str(c) for c in classes)
-    model.pretrained_cfg = {**model.pretrained_cfg, **extra}
-    return model.eval()

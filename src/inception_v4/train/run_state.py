@@ -1,4 +1,5 @@
-"""Checkpoints: written atomically, read with ``torch.load(weights_only=True)``.
+"""The run state a training checkpoint holds: written atomically, read with
+``torch.load(weights_only=True)`` (reading one as weights: ``weights.training_checkpoint``).
 
 A checkpoint is a dict of tensors and plain Python values only (no pickled objects), so
 loading never executes code: model and averaged-model state, optimiser and grad-scaler
@@ -148,7 +149,7 @@ MUST_MATCH = ("model", "width", "depth", "residual_scale", "aux_logits", "optimi
               "batch_size", "seed", "image_size")
 
 
-def run_state(run: Run) -> dict[str, Any]:
+def snapshot(run: Run) -> dict[str, Any]:
     """Everything needed to continue ``run`` exactly, as tensors and plain values."""
     cfg = run.config
     return {
@@ -173,7 +174,7 @@ def save_run(run: Run, best: bool = False) -> Path:
     directory = checkpoint_dir(run.config.out)
     last = directory / LAST
     if run.dist.main:
-        save_atomic(run_state(run), last)
+        save_atomic(snapshot(run), last)
         if best:
             copy_atomic(last, directory / BEST)
     run.last_checkpoint, run.checkpoint_step = str(last), run.step

@@ -11,13 +11,13 @@ from pathlib import Path
 import torch
 
 from ..models import list_models
-from .bench import Settings, ratios, run_mode
+from .contestants import Settings
 from .report import print_data, print_ratios, print_rows
+from .runner import ratios, run_mode
 from .timing import keep_heap, machine, matmul_gflops
 from .twins import timm_available
 
 DEFAULT_MODELS = ["inception_v4", "inception_resnet_v2"]
-DEFAULT_DATA = "../shared/datasets/imagenette-96"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip the peak-memory child processes")
     p.add_argument("--memory-runs", type=int, default=3,
                    help="fresh child processes per contestant; peak memory is their median")
-    p.add_argument("--data", default=DEFAULT_DATA, help="imagenette tars (--mode data)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="a dataset with train.tar and val.tar, e.g. Imagenette at 96 px "
+                        "(--mode data; --mode all skips the pipeline without it)")
     p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data-batches", type=int, default=20, help="timed batches per loader")
     p.add_argument("--data-batch-size", type=int, default=64)
@@ -104,11 +106,13 @@ def _models(names: list[str], modes: list[str], s: Settings) -> dict:
 
 
 def _data(args: argparse.Namespace) -> list[dict]:
-    from .data_bench import data_rates
+    from .data_bench import data_rates  # command line: imported when used
 
-    if args.mode == "all" and not Path(args.data).is_dir():
-        print(f"data pipeline skipped: {args.data} not found (pass --data)")
+    if args.mode == "all" and (args.data is None or not Path(args.data).is_dir()):
+        print("data pipeline skipped: pass --data DIR (a dataset with train.tar)")
         return []
+    if args.data is None:
+        raise ValueError("--mode data needs --data DIR (a dataset with train.tar and val.tar)")
     rows = data_rates(args.data, args.workers, args.data_batch_size, 96, args.data_batches)
     print_data(rows)
     return rows

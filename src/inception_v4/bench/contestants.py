@@ -1,0 +1,103 @@
+"""What every benchmark contestant shares: the settings, the input, the model preparation,
+one training step of the paper's recipe and the model a contestant is built from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..inference import optimize_for_inference
+from ..models import build_network, optimize_for_training
+from ..train.optim import step_in_backward
+
+DROP_RATE = 0.2  # the paper's keep 0.8, for ours and timm's alike
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every contestant shares."""
+
+    batch_size: int = 8
+    image_size: int = 299
+    device: str = "cpu"
+    dtype: str = "float32"
+    threads: int = 2
+    warmup: int = 2
+    repeats: int = 5
+    compile: bool = False
+    memory: bool = True
+    compare: str = "timm"  # or "none"
+    matmul_size: int = 4096
+    keep_heap: bool = False  # glibc mallopt for the whole process (timing.keep_heap)
+    memory_runs: int = 3  # fresh processes per contestant: glibc's peak RSS varies run to run
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device(self.device)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype)
+
+
+@dataclass
+class Contestant:
+    """One configuration under test: ``label``, who made it, how to build it for memory."""
+
+    label: str
+    impl: str  # "ours" or "timm"
+    run: Callable[[], object]
+    config: dict
+
+
+def make_input(s: Settings, nhwc: bool) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(s.batch_size, 3, s.image_size, s.image_size, generator=g)
+    x = x.to(s.torch_device, s.torch_dtype)
+    return x.contiguous(memory_format=torch.channels_last) if nhwc else x
+
+
+def prepare(model: nn.Module, s: Settings, nhwc: bool) -> nn.Module:
+    """``model`` on the settings' device and dtype, NHWC if asked."""
+    model = model.to(s.torch_device, s.torch_dtype)
+    return model.to(memory_format=torch.channels_last) if nhwc else model
+
+
+def maybe_compile(model: nn.Module, s: Settings) -> nn.Module:
+    return torch.compile(model) if s.compile else model
+
+
+def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                  in_backward: bool = False) -> Callable[[], None]:
+    """One step of the paper's recipe: cross-entropy, RMSProp (decay 0.9, ε 1.0); with
+    ``in_backward`` the optimiser steps inside backward (``train.step_in_backward``)."""
+    opt = torch.optim.RMSprop(model.parameters(), lr=0.045, alpha=0.9, eps=1.0)
+    model.train()
+    if in_backward:
+        step_in_backward(opt)
+        return lambda: F.cross_entropy(model(x), y).backward()
+
+    def step() -> None:
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def build_contestant(name: str, impl: str, config: dict) -> nn.Module:
+    """The model of one contestant (random weights: memory does not depend on them)."""
+    if impl == "timm":
+        import timm  # a benchmark-only dependency
+
+        return timm.create_model(name, drop_rate=DROP_RATE)
+    model = build_network(name, drop_rate=DROP_RATE)
+    if config.get("optimized"):
+        optimize_for_training(model, checkpointing=bool(config.get("checkpointing")))
+    return optimize_for_inference(model) if config.get("fused") else model
+
+

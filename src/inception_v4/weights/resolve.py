@@ -1,0 +1,123 @@
+"""The one resolver: "a ``--weights`` argument" → the model it holds, loaded.
+
+Every entry point that takes weights (``load_model``, ``convert``, ``evaluate``, ``predict``,
+``ensemble``, ``export``) calls :func:`resolve_model`, so one set of rules and messages
+applies everywhere. What ``source`` may be, in the order it is recognised:
+
+1. a training checkpoint (``checkpoints/last.pt``, ``best.pt``: a dict with ``"model"`` and
+   ``"config"``) or a run folder (``RUN/checkpoints/last.pt``): the run's network, rebuilt from
+   its config, with the class names of the run; ``ema=True`` takes the averaged weights;
+2. our folder (``config.json`` + ``model.safetensors``, :func:`save_pretrained`): the network
+   its config names, with its constructor arguments;
+3. a state dict in our names without a config: the network ``name`` says (required);
+4. a foreign state dict or Keras file (timm/Cadene, facenet-pytorch, FaceNet's Keras HDF5,
+   Keras applications), or ``timm:NAME`` / ``hf-hub:ORG/NAME``: the network its keys fit.
+
+``name``, when given, must agree with what the weights say they are: a conflict is an error,
+never a guess. ``ema=True`` on anything but a training checkpoint is an error.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..models import Network, build_network
+from .hub import is_hub_source
+from .pretrained import infer_num_classes, layout_for, load_weights, resolve_source
+from .sources import Weights, read_weights
+from .training_checkpoint import ARG_KEYS, checkpoint_state, read_training_checkpoint, run_classes
+
+
+def resolve_model(source: str | Path, *, name: str | None = None, ema: bool = False,
+                  num_classes: int | None = None) -> Network:
+    """The model ``source`` holds (module docstring), loaded, in eval mode.
+
+    ``num_classes``: 1000 asked of a 1001-class TF-slim head drops the background class; any
+    other count that differs from the weights' puts a new, freshly initialised head on it.
+    """
+    checkpoint = None if is_hub_source(source) else read_training_checkpoint(source)
+    if checkpoint is not None:
+        model = from_checkpoint(*checkpoint, name=name, ema=ema)
+    elif ema:
+        raise ValueError(f"--ema (ema=True) needs a training checkpoint (checkpoints/last.pt "
+                         f"or a run folder) with averaged weights; {source} is a plain weights "
+                         f"file or folder, whose weights are used as they are: drop --ema")
+    else:
+        model = _from_weights(read_weights(resolve_source(source)), name, num_classes)
+    if num_classes is not None and num_classes != model.num_classes:
+        warnings.warn(f"{source} has {model.num_classes} classes: a new {num_classes}-class "
+                      f"head, freshly initialised, replaces its classifier (to be trained)",
+                      stacklevel=2)
+        model.reset_classifier(num_classes)
+    return model.eval()
+
+
+def _check_name(name: str | None, saved: str | None, source: Path) -> str:
+    if name and saved and name != saved:
+        raise ValueError(f"model {name!r} asked for, but {source} holds {saved} weights; drop "
+                         f"the model name (the weights say what they are) or pass {name} "
+                         f"weights")
+    if not (name or saved):
+        raise ValueError(f"{source}: a state dict in our names without config.json does not "
+                         f"say which network it is; pass the model name (--model NAME)")
+    return name or saved  # type: ignore[return-value]
+
+
+def _from_weights(w: Weights, name: str | None, num_classes: int | None) -> Network:
+    """Our folder rebuilds its own model; a plain state dict needs ``name``; foreign files
+    fit the model they belong to (or the named one, which must match)."""
+    if w.config is not None:
+        model = build_network(_check_name(name, w.config.get("model"), w.path),
+                              **w.config.get("init_args", {}))
+    else:
+        name = _check_name(name, w.fits, w.path) if w.convention == "ours" else name or w.fits
+        n = infer_num_classes(w, layout_for(w, name))
+        if num_classes == 1000 and n == 1001:
+            n = 1000  # TF-slim's background row is dropped on loading (layouts.py)
+        model = build_network(name, num_classes=0 if n is None else n)  # headless: features
+    return load_weights(model, w)
+
+
+def from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
+                    ema: bool = False) -> Network:
+    """The checkpoint's network (or the averaged one with ``ema``), loaded; ``pretrained_cfg``
+    carries ``label_names`` and the ``input_size`` the run trained at."""
+    cfg = ckpt["config"] if isinstance(ckpt["config"], dict) else {}
+    name = _check_name(name, cfg.get("model"), path)
+    if ema and not ckpt.get("ema"):
+        raise ValueError(f"{path} holds no averaged weights (trained with ema_decay=0?); "
+                         f"load it without ema")
+    state = checkpoint_state(ckpt["ema"] if ema else ckpt["model"])
+    if "head.fc.weight" not in state:
+        raise ValueError(f"{path}: no classifier (head.fc.weight) in the checkpoint of {name}; "
+                         f"it is not a classification model")
+    args = {k: cfg[k] for k in ARG_KEYS if k in cfg}
+    model = build_network(name, num_classes=int(state["head.fc.weight"].shape[0]), **args)
+    load_weights(model, Weights(state, "ours", path, None, name))
+    extra: dict[str, Any] = {}
+    if cfg.get("image_size"):
+        size = int(cfg["image_size"])
+        extra["input_size"] = (model.pretrained_cfg["input_size"][0], size, size)
+    classes = ckpt.get("classes") or cfg.get("classes") or run_classes(path)
+    if classes:
+        extra["label_names"] = tuple(str(c) for c in classes)
+    model.pretrained_cfg = {**model.pretrained_cfg, **extra}
+    return model
+
+
+def load_model(source: str | Path, *, ema: bool = False) -> Network:
+    """A model rebuilt and loaded, in eval mode, from anything :func:`resolve_model` reads:
+    our folder, a training checkpoint or run folder (``ema=True``: the averaged weights), a
+    foreign weights file (its model and number of classes are read off its keys)."""
+    return resolve_model(source, ema=ema)
+
+
+def describe(model: nn.Module, source: str | Path) -> dict[str, Any]:
+    """``model``, ``weights`` and ``classes`` (the names the weights carry, or None)."""
+    classes = model.pretrained_cfg.get("label_names")
+    return {"model": model.spec.name, "weights": str(source),
+            "classes": list(classes) if classes else None}
