@@ -52,6 +52,7 @@ def run(nette: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def mini(nette: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The miniature validation set in every layout; ``images``: {file name: wnid}."""
+    pytest.importorskip("scipy.io")  # writes meta.mat (scikit-learn, a test extra, brings it)
     root = tmp_path_factory.mktemp("ilsvrc_mini")
     wnids = [line.split("\t")[1] for line in (nette / "classes.tsv").read_text().splitlines()]
     assert wnids == sorted(wnids)
