@@ -206,6 +206,14 @@ def test_class_folder_tree_reports_every_image_and_the_hold_out_only_on_request(
     assert (r["split"], r["images_found"], r["images_total"], r["images"]) == ("val", n, 10, 10)
     assert f"split val: {n} images found, 10 in the split, 10 evaluated" in \
         capsys.readouterr().out
+    bad = tmp_path / "with_bad"  # an unreadable file: found, not evaluated, counted as skipped
+    for name, wnid in mini["images"].items():
+        _copy(mini["root"] / "tree" / wnid / name, bad / wnid / name)
+    (bad / mini["wnids"][0] / "ILSVRC2012_val_00000001.JPEG").write_bytes(b"not a JPEG")
+    r, _ = _evaluate(run, bad, tmp_path, monkeypatch, "--skip-bad")
+    assert (r["images_found"], r["images_total"], r["images"], r["images_skipped"]) == \
+        (n + 1, n + 1, n, 1)
+    assert f"{n + 1} images found, {n} evaluated, 1 skipped" in capsys.readouterr().out
 
 
 def test_layout_errors_say_what_is_wrong(run: Path, mini: dict, tmp_path: Path,
@@ -272,6 +280,15 @@ def test_devkit_labels_follow_sorted_wnids_and_meta_mat_class_count(mini: dict) 
     assert alone.num_classes == 10  # no class list: largest label + 1 without a model
     assert open_eval_dataset(root / "flat", labels=root / "caffe" / "val.txt",
                              num_classes=1000)[0].classes[0] == "tench"
+    tar, info = open_eval_dataset(root / "archives" / VAL_ARCHIVE)  # the tar itself
+    assert info["layout"] == f"{VAL_ARCHIVE} + devkit ground truth" and tar.labels == ds.labels
+    named = root / "caffe_named"  # Caffe's synset list beside val.txt names the classes
+    named.mkdir(exist_ok=True)
+    (named / "val.txt").write_text((root / "caffe" / "val.txt").read_text())
+    (named / "synset_words.txt").write_text("".join(f"{w} name {w}, other\n"
+                                                    for w in mini["wnids"]))
+    caffe, _ = open_eval_dataset(root / "flat", labels=named / "val.txt", num_classes=1000)
+    assert caffe.classes == [f"name {w}" for w in mini["wnids"]] and caffe.labels == ds.labels
     with pytest.raises(FileNotFoundError, match="needs the devkit's meta.mat beside it"):
         lone = root / "lone"
         lone.mkdir(exist_ok=True)
