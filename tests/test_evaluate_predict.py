@@ -143,12 +143,13 @@ def test_read_blacklist(tmp_path: Path) -> None:
         read_blacklist(tmp_path / "missing.txt")
 
 
-def test_blacklist_matches_by_name_then_by_sorted_order() -> None:
+def test_blacklist_matches_by_name_never_by_position() -> None:
     named = ["n01/ILSVRC2012_val_00000003.JPEG", "n02/ILSVRC2012_val_00000001.JPEG",
              "n02/n02_123.JPEG"]
     assert validation_indices(named) == [3, 1, None]
     assert blacklist_mask(named, {1, 2}).tolist() == [False, True, False]
-    renamed = ["b/img_c.png", "a/img_a.png", "a/img_b.png"]  # no ILSVRC names: file order
-    assert validation_indices(renamed) == [3, 1, 2]
-    assert blacklist_mask(renamed, {3}).tolist() == [True, False, False]
+    renamed = ["b/img_c.png", "a/img_a.png", "a/img_b.png"]  # no ILSVRC names: no guess
+    assert validation_indices(renamed) == [None, None, None]
+    with pytest.raises(ValueError, match="none of the 3 image"):
+        blacklist_mask(renamed, {3})
 

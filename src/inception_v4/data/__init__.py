@@ -1,6 +1,8 @@
-"""Datasets (class folders, tars, embedded), Inception preprocessing and loaders."""
+"""Datasets (class folders, tars, embedded, ILSVRC-2012 validation), Inception preprocessing
+and loaders."""
 
 from .dataset import ImageDataset, open_dataset
+from .eval_set import EVAL_SPLITS, open_eval_dataset
 from .images import MAX_PIXELS, BadImageError, decode_image
 from .loader import build_loader, collate_skipping
 from .splits import held_out
@@ -11,6 +13,6 @@ from .transforms import (
     train_transform,
 )
 
-__all__ = ["MAX_PIXELS", "BadImageError", "ImageDataset", "build_loader",
+__all__ = ["EVAL_SPLITS", "MAX_PIXELS", "BadImageError", "ImageDataset", "build_loader",
            "collate_skipping", "create_transform", "decode_image", "eval_transform", "held_out",
-           "open_dataset", "resolve_data_config", "train_transform"]
+           "open_dataset", "open_eval_dataset", "resolve_data_config", "train_transform"]

@@ -2,25 +2,24 @@
 
 File format (``ILSVRC2014_clsloc_validation_blacklist.txt`` of the ILSVRC-2014 devkit): one
 1-based validation image index per line (1,762 lines); blank lines and ``#`` comments are
-ignored. A sample is matched to an index by
+ignored. A sample is matched to an index by its name, in every layout (class folders, a flat
+folder, ``ILSVRC2012_img_val.tar``): a name containing ``ILSVRC2012_val_%08d`` is validation
+image ``%d``.
 
-1. its name: a name containing ``ILSVRC2012_val_%08d`` is validation image ``%d``;
-2. otherwise, when *no* sample is named that way, its 1-based position among the samples
-   sorted by file name (a validation set whose files were renamed but keep the original order).
-
-When some samples carry ``ILSVRC2012_val_`` names and others do not (a subset such as
-Imagenette mixes them), the others are not ILSVRC validation images and are never excluded.
+A set in which *no* name carries an index (renamed files) cannot be matched: combined with a
+blacklist it is an error, never a guess by position. When some samples carry
+``ILSVRC2012_val_`` names and others do not (a subset such as Imagenette mixes them), the
+others are not ILSVRC validation images and are never excluded.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import torch
 
-_VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})")
+from ..data.imagenet_val import validation_index
 
 
 def read_blacklist(path: str | Path) -> set[int]:
@@ -42,18 +41,17 @@ def read_blacklist(path: str | Path) -> set[int]:
 
 
 def validation_indices(names: Sequence[str]) -> list[int | None]:
-    """The 1-based ILSVRC validation index of each sample name (``None``: not one of them)."""
-    found = [_VAL_NAME.search(n) for n in names]
-    if any(found):
-        return [int(m.group(1)) if m else None for m in found]
-    order = sorted(range(len(names)), key=lambda i: (PurePosixPath(names[i]).name, names[i]))
-    index: list[int | None] = [None] * len(names)
-    for position, i in enumerate(order, start=1):
-        index[i] = position
-    return index
+    """The 1-based ILSVRC validation index each sample name carries (``None``: none)."""
+    return [validation_index(n) for n in names]
 
 
 def blacklist_mask(names: Sequence[str], blacklist: set[int]) -> torch.Tensor:
-    """Bool per sample: ``True`` when the blacklist excludes it."""
-    return torch.tensor([i is not None and i in blacklist for i in validation_indices(names)],
-                        dtype=torch.bool)
+    """Bool per sample: ``True`` when the blacklist excludes it. A ValueError when no name
+    carries an ``ILSVRC2012_val_%08d`` index (nothing to match the blacklist by)."""
+    index = validation_indices(names)
+    if names and all(i is None for i in index):
+        raise ValueError(
+            f"the blacklist names validation images by the 1-based index in their file names "
+            f"(ILSVRC2012_val_%08d), but none of the {len(names)} image(s) carries one (e.g. "
+            f"{names[0]}); evaluate the files under their original names, or drop --blacklist")
+    return torch.tensor([i is not None and i in blacklist for i in index], dtype=torch.bool)

@@ -12,8 +12,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import BadImageError, decode_image, open_dataset
+from ..data import BadImageError, decode_image, open_eval_dataset
+from ..data.eval_set import EVAL_SPLITS
 from ..models import list_models
+from .blacklist import blacklist_mask, read_blacklist
 from .loading import class_names, load_for_eval
 from .loop import collect_predictions, summarize_predictions, view_config
 from .predict import predict
@@ -53,7 +55,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True,
-                   help="dataset (any form open_dataset accepts); its val split is evaluated")
+                   help="the evaluation set: a folder of class folders (every image); a folder "
+                        "with train/ and val/ (or test/), or train.tar and val.tar (its val "
+                        "part); a flat folder of ILSVRC2012_val_%%08d.JPEG images with "
+                        "--labels; a folder with ILSVRC2012_img_val.tar and "
+                        "ILSVRC2012_devkit_t12.tar.gz; or embedded")
+    p.add_argument("--split", choices=EVAL_SPLITS, default="auto",
+                   help="auto (default): every image of a single class-folder tree or flat "
+                        "set, the val part beside a train part; val: the val part (of a single "
+                        "tree, the 10%% training holds out); train: the train part; all: "
+                        "every image of every part")
+    p.add_argument("--labels", default=None, metavar="FILE",
+                   help="labels of a flat ILSVRC-2012 validation folder or "
+                        "ILSVRC2012_img_val.tar: Caffe's val.txt (filename label, sorted-wnid "
+                        "order), the devkit's ILSVRC2012_validation_ground_truth.txt (meta.mat "
+                        "beside it), the devkit folder, or ILSVRC2012_devkit_t12.tar.gz")
     p.add_argument("--crops", type=int, choices=CROP_COUNTS, default=1,
                    help="1: central crop; 12: one scale, centre square, 6 crops + mirrors; "
                         "144: GoogLeNet's 4 scales x 3 squares x 6 crops x 2")
@@ -115,14 +131,27 @@ def run_ensemble(args: argparse.Namespace) -> int:
     return _evaluate_and_print(args, models, header)
 
 
+def _label_space(models: list[nn.Module]) -> int | None:
+    """The classes a labels file without class names indexes: the first model's, less the
+    background class of 1001-class (TF-slim) weights."""
+    k = getattr(models[0], "num_classes", None)
+    return 1000 if k == 1001 else k
+
+
 def _evaluate_and_print(args: argparse.Namespace, models: list[nn.Module],
                         header: dict[str, Any]) -> int:
-    dataset = open_dataset(args.data, "val")
+    listed = read_blacklist(args.blacklist) if args.blacklist else None
+    dataset, data_info = open_eval_dataset(args.data, args.split, args.labels,
+                                           num_classes=_label_space(models))
+    if listed is not None:  # unmatchable names: fail before hours of evaluation
+        blacklist_mask([dataset.name(i) for i in range(len(dataset))], listed)
     pred = collect_predictions(models, dataset, args.crops, batch_size=args.batch_size,
                                skip_bad=args.skip_bad, limit=args.limit, workers=args.workers,
                                progress=sys.stderr.isatty())
-    result = {**header, "unit": UNIT, "data": str(args.data), "images_total": len(dataset),
-              **summarize_predictions(pred, args.crops, dataset, args.blacklist)}
+    result = {**header, "unit": UNIT, "data": str(args.data), **data_info,
+              "images_total": len(dataset),
+              **summarize_predictions(pred, args.crops, dataset, listed)}
+    result["images_skipped"] = len(pred.skipped)
     if args.blacklist:
         result["blacklist"] = str(args.blacklist)
     if args.report:
@@ -135,8 +164,23 @@ def _evaluate_and_print(args: argparse.Namespace, models: list[nn.Module],
     return 0
 
 
+def data_line(result: dict[str, Any]) -> str:
+    """What was evaluated: layout, split, images found, in the split, evaluated, skipped."""
+    text = f"{result['data']} ({result['layout']}), split {result['split']}: "
+    found, total = result["images_found"], result["images_total"]
+    text += f"{found} images found" + ("" if found == total else f", {total} in the split")
+    text += f", {result['images']} evaluated"
+    if result.get("images_skipped"):
+        text += f", {result['images_skipped']} skipped (unreadable)"
+    if result["images"] + result.get("images_skipped", 0) < total:
+        text += " (--limit)"
+    return text
+
+
 def print_table(result: dict[str, Any]) -> None:
     print(f"{result['model']}: {result['crop_definition']}")
+    if "layout" in result:
+        print(f"data: {data_line(result)}")
     print(f"{'set':18s} {'images':>8s} {'top-1 err':>10s} {'top-5 err':>10s} "
           f"{'top-1 acc':>10s} {'top-5 acc':>10s}")
     rows = [("all", result)]
