@@ -48,7 +48,7 @@ def _accuracy_by_hand(folder: Path, data: str, limit: int) -> float:
     with torch.no_grad():
         logits = model(torch.stack([x for x, _ in batch]))
     labels = torch.tensor([y for _, y in batch])
-    return 100.0 * float((logits.argmax(1) == labels).double().mean())
+    return float((logits.argmax(1) == labels).double().mean())
 
 
 def test_evaluate_cli_single_crop_matches_plain_forward_pass(trained: dict, tmp_path: Path,
@@ -62,12 +62,13 @@ def test_evaluate_cli_single_crop_matches_plain_forward_pass(trained: dict, tmp_
     assert (r["model"], r["images"], r["crops"]) == ("inception_resnet_v2", 20, 1)
     assert r["top1_acc"] == pytest.approx(_accuracy_by_hand(trained["folder"], trained["data"],
                                                             20))
-    assert r["top1_err"] == pytest.approx(100 - r["top1_acc"]) and r["top5_acc"] >= r["top1_acc"]
+    assert r["top1_err"] == pytest.approx(1 - r["top1_acc"]) and r["top5_acc"] >= r["top1_acc"]
+    assert r["unit"].startswith("fraction")  # files hold fractions; people are shown percent
     assert r["images_per_s"] > 0 and "central crop_pct" in r["crop_definition"]
     assert {p.name for p in (tmp_path / "report").iterdir()} == {"per_class.csv",
                                                                  "confusions.csv", "worst.png"}
     printed = capsys.readouterr().out
-    assert "top-1 err" in printed and f"{r['top1_err']:.2f}" in printed
+    assert "top-1 err" in printed and f"{100 * r['top1_err']:.2f}%" in printed
 
 
 def test_evaluate_cli_run_folder_ema_12_crops_and_blacklist(trained: dict, tmp_path: Path) -> None:

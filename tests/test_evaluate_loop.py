@@ -56,12 +56,12 @@ def data(tmp_path: Path) -> Path:
 def test_evaluate_counts_errors_and_blacklist_subset(data: Path, crops: int) -> None:
     ds = open_dataset(data, "val")
     r = evaluate(ColourStub(), ds, crops, blacklist={1, 3}, batch_size=24)
-    assert (r["images"], r["top1_err"], r["top1_acc"]) == (8, 25.0, 75.0)
+    assert (r["images"], r["top1_err"], r["top1_acc"]) == (8, 0.25, 0.75)
     assert r["top5_err"] == 0.0 and r["crops"] == crops and r["skipped"] == []
     assert r["crop_definition"].startswith(f"{crops} crop")
     sub = r["subset"]
     assert (sub["excluded"], sub["images"]) == (2, 6)
-    assert sub["top1_err"] == pytest.approx(100 / 6)  # only val image 6 is wrong among 6
+    assert sub["top1_err"] == pytest.approx(1 / 6)  # only val image 6 is wrong among 6
 
 
 def test_evaluate_blacklist_file_and_background_class(data: Path, tmp_path: Path) -> None:
@@ -69,8 +69,8 @@ def test_evaluate_blacklist_file_and_background_class(data: Path, tmp_path: Path
     listed.write_text("6\n7\n8\n")
     ds = open_dataset(data, "val")
     r = evaluate(ColourStub(background=True), ds, 1, blacklist=listed)
-    assert r["top1_err"] == 25.0
-    assert (r["subset"]["images"], r["subset"]["top1_err"]) == (5, 20.0)
+    assert r["top1_err"] == 0.25
+    assert (r["subset"]["images"], r["subset"]["top1_err"]) == (5, 0.2)
 
 
 def test_ensemble_of_identical_members_equals_one_member(data: Path) -> None:
@@ -97,7 +97,7 @@ def test_unreadable_images_stop_with_the_list_unless_skipped(data: Path) -> None
                                          r"--skip-bad"):
         evaluate(ColourStub(), ds, batch_size=2)
     r = evaluate(ColourStub(), ds, skip_bad=True)
-    assert r["images"] == 8 and len(r["skipped"]) == 2 and r["top1_err"] == 25.0
+    assert r["images"] == 8 and len(r["skipped"]) == 2 and r["top1_err"] == 0.25
 
 
 def test_limit_spreads_over_the_set(data: Path) -> None:
@@ -115,7 +115,7 @@ def test_report_per_class_confusions_and_contact_sheet(data: Path, tmp_path: Pat
         rows = list(csv.DictReader(f))
     assert [(r["class_name"], r["images"], r["top1_errors"]) for r in rows] == [
         ("a", "2", "0"), ("b", "2", "1"), ("c", "2", "1"), ("d", "2", "0")]
-    assert float(rows[1]["top1_acc"]) == 50.0
+    assert float(rows[1]["top1_acc"]) == 0.5
     with open(paths["confusions"]) as f:
         pairs = [(r["true_name"], r["predicted_name"], r["count"]) for r in csv.DictReader(f)]
     assert sorted(pairs) == [("b", "c", "1"), ("c", "d", "1")]

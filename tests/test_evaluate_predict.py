@@ -124,12 +124,12 @@ def test_topk_rejects_bad_labels() -> None:
         topk_correct(SCORES, torch.tensor([0, 1, 2, 4]), 1)
 
 
-def test_summarize_percentages() -> None:
+def test_summarize_fractions() -> None:
     c1 = torch.tensor([True, False, False, True])
     c5 = torch.tensor([True, True, False, True])
     s = summarize(c1, c5, seconds=2.0)
-    assert s == {"images": 4, "top1_err": 50.0, "top5_err": 25.0, "top1_acc": 50.0,
-                 "top5_acc": 75.0, "seconds": 2.0, "images_per_s": 2.0}
+    assert s == {"images": 4, "top1_err": 0.5, "top5_err": 0.25, "top1_acc": 0.5,
+                 "top5_acc": 0.75, "seconds": 2.0, "images_per_s": 2.0}
 
 
 def test_read_blacklist(tmp_path: Path) -> None:

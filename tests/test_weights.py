@@ -4,12 +4,12 @@ mismatch errors, pickle safety, the offline hub error and ``inception-v4 convert
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from pathlib import Path
 
 import pytest
 import torch
+from evil_pickle import RunsCommand
 from safetensors.torch import save_file
 
 from inception_v4 import create_model, list_models
@@ -250,19 +250,11 @@ def test_aux_head_is_optional_with_a_warning(tmp_path: Path) -> None:
     _same_state(back, plain)
 
 
-class _Evil:
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple:
-        return os.system, (f"touch {self.marker}",)
-
-
 @pytest.mark.parametrize("how", ["pickle", "torch.save"])
 def test_malicious_pickle_is_refused_without_running_it(how: str, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pth"
-    payload = {"stem.conv1a.conv.weight": torch.zeros(1), "x": _Evil(marker)}
+    payload = {"stem.conv1a.conv.weight": torch.zeros(1), "x": RunsCommand(marker)}
     if how == "pickle":
         path.write_bytes(pickle.dumps(payload, protocol=2))
     else:

@@ -40,6 +40,12 @@ def reliability(request: pytest.FixtureRequest) -> Recorder:
     return Recorder(request.node.nodeid)
 
 
+@pytest.fixture(scope="session")
+def recorder() -> type[Recorder]:
+    """The class itself, for fixtures that record counts under another test's name."""
+    return Recorder
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
     report = (yield).get_result()

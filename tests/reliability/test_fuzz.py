@@ -8,6 +8,7 @@ and the training loop stops on the resulting non-finite loss (see test_write_fau
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -22,11 +23,30 @@ FAST = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 BAD_FLOATS = st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf),
                        st.text(max_size=3), st.booleans(), st.none())
-_tried: dict[str, int] = {}
+FAULTS = {"create_model": "create_model: bad width, depth, num_classes, drop_rate, "
+                          "in_chans, residual_scale (negative, 0, NaN, inf, text, bool)",
+          "forward": "forward: empty batch, wrong channels, side < 75, integer dtype",
+          "TrainConfig --set": "TrainConfig / --set: out-of-range, NaN, wrong type, unknown "
+                               "choice"}
 
 
-def _count(key: str) -> None:
-    _tried[key] = _tried.get(key, 0) + 1
+@pytest.fixture(scope="module")
+def tried(recorder: type) -> Iterator[dict[tuple[str, str], int]]:
+    """Invalid inputs tried, per (kind, test); recorded for docs/RELIABILITY.md, with each
+    test's outcome, once the module's tests have run."""
+    counts: dict[tuple[str, str], int] = {}
+    yield counts
+    for (key, nodeid), n in counts.items():
+        recorder(nodeid)("API fuzz", FAULTS[key], n,
+                         "ValueError/TypeError whose message names the argument")
+
+
+@pytest.fixture
+def count(tried: dict[tuple[str, str], int],
+          request: pytest.FixtureRequest) -> Callable[[str], None]:
+    def add(key: str) -> None:
+        tried[key, request.node.nodeid] = tried.get((key, request.node.nodeid), 0) + 1
+    return add
 
 
 def _names(err: pytest.ExceptionInfo, name: str) -> None:
@@ -36,7 +56,8 @@ def _names(err: pytest.ExceptionInfo, name: str) -> None:
 @FAST
 @given(key=st.sampled_from(["width", "depth", "num_classes", "drop_rate", "in_chans",
                             "residual_scale"]), value=BAD_FLOATS)
-def test_create_model_rejects_bad_arguments_by_name(key: str, value: object) -> None:
+def test_create_model_rejects_bad_arguments_by_name(count: Callable[[str], None], key: str,
+                                                    value: object) -> None:
     if key == "residual_scale" and value is None:
         return  # None: the default scales
     if key in ("drop_rate",) and isinstance(value, float) and value == 0.0:
@@ -48,20 +69,21 @@ def test_create_model_rejects_bad_arguments_by_name(key: str, value: object) -> 
     with pytest.raises((ValueError, TypeError)) as err:
         create_model("inception_resnet_v2", **{key: value})
     _names(err, key)
-    _count("create_model")
+    count("create_model")
 
 
 @FAST
 @given(key=st.sampled_from(["num_classes", "in_chans"]),
        value=st.one_of(st.integers(max_value=-1), st.floats(0.5, 3.5).filter(
            lambda v: not float(v).is_integer())))
-def test_create_model_rejects_bad_counts(key: str, value: float) -> None:
+def test_create_model_rejects_bad_counts(count: Callable[[str], None], key: str,
+                                         value: float) -> None:
     if key == "in_chans" and value == 0:
         return
     with pytest.raises((ValueError, TypeError)) as err:
         create_model("inception_v4", **{key: value})
     _names(err, key)
-    _count("create_model")
+    count("create_model")
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +94,9 @@ def tiny() -> torch.nn.Module:
 @FAST
 @given(n=st.integers(0, 2), c=st.integers(1, 4), h=st.integers(1, 90), w=st.integers(1, 90),
        dtype=st.sampled_from([torch.float32, torch.uint8, torch.int64]))
-def test_forward_rejects_bad_inputs_naming_x(tiny: torch.nn.Module, n: int, c: int, h: int,
-                                             w: int, dtype: torch.dtype) -> None:
+def test_forward_rejects_bad_inputs_naming_x(tiny: torch.nn.Module, count: Callable[[str], None],
+                                             n: int, c: int, h: int, w: int,
+                                             dtype: torch.dtype) -> None:
     x = torch.zeros(n, c, h, w, dtype=dtype)
     valid = n > 0 and c == 3 and min(h, w) >= 75 and dtype == torch.float32
     if valid:
@@ -83,7 +106,7 @@ def test_forward_rejects_bad_inputs_naming_x(tiny: torch.nn.Module, n: int, c: i
     with pytest.raises((ValueError, TypeError)) as err:
         tiny(x)
     _names(err, "input x")
-    _count("forward")
+    count("forward")
 
 
 def test_nan_input_gives_nan_output_not_an_error(tiny: torch.nn.Module, reliability) -> None:  # noqa: ANN001
@@ -108,12 +131,13 @@ _CONFIG_FIELDS = {  # field → invalid values as --set text
 
 @FAST
 @given(key=st.sampled_from(sorted(_CONFIG_FIELDS)), data=st.data())
-def test_train_config_set_rejects_bad_values_by_name(key: str, data: st.DataObject) -> None:
+def test_train_config_set_rejects_bad_values_by_name(count: Callable[[str], None], key: str,
+                                                     data: st.DataObject) -> None:
     value = data.draw(st.sampled_from(_CONFIG_FIELDS[key]))
     with pytest.raises((ValueError, TypeError)) as err:
         replace(TrainConfig(), parse_overrides([f"{key}={value}"]))
     _names(err, key)
-    _count("TrainConfig --set")
+    count("TrainConfig --set")
 
 
 def test_unknown_set_key_and_malformed_set(reliability) -> None:  # noqa: ANN001
@@ -125,16 +149,3 @@ def test_unknown_set_key_and_malformed_set(reliability) -> None:  # noqa: ANN001
         create_model("inception_v4", width="0.5")
     reliability("API fuzz", "unknown --set key, --set without '='", 2,
                 "KeyError listing the valid keys; ValueError naming --set")
-
-
-def test_zz_record_fuzz_counts(reliability) -> None:  # noqa: ANN001
-    """Runs after the fuzz tests in this file (pytest keeps file order): records counts."""
-    what = {"create_model": "create_model: bad width, depth, num_classes, drop_rate, "
-                            "in_chans, residual_scale (negative, 0, NaN, inf, text, bool)",
-            "forward": "forward: empty batch, wrong channels, side < 75, integer dtype",
-            "TrainConfig --set": "TrainConfig / --set: out-of-range, NaN, wrong type, unknown "
-                                 "choice"}
-    for key, fault in what.items():
-        if _tried.get(key):
-            reliability("API fuzz", fault, _tried[key],
-                        "ValueError/TypeError whose message names the argument")

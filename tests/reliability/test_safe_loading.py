@@ -4,7 +4,6 @@ number of classes is an error naming the model in the file and the tensors that 
 from __future__ import annotations
 
 import ast
-import os
 import pickle
 from dataclasses import replace
 from pathlib import Path
@@ -12,18 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import REPO, TINY
+from evil_pickle import RunsCommand
 
 from inception_v4 import create_model, load_model
 from inception_v4.cli import main
 from inception_v4.train import TrainConfig, fit
-
-
-class _Evil:
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple:
-        return os.system, (f"touch {self.marker}",)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +31,7 @@ def _evil_run(root: Path, run: Path, how: str) -> tuple[Path, Path]:
     (folder / "checkpoints").mkdir(parents=True)
     (folder / "config.json").write_bytes((run / "config.json").read_bytes())
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
-    state["config"]["note"] = _Evil(marker)
+    state["config"]["note"] = RunsCommand(marker)
     if how == "pickle":
         (folder / "checkpoints" / "last.pt").write_bytes(pickle.dumps(state, protocol=2))
     else:

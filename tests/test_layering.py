@@ -1,0 +1,108 @@
+"""The package reads bottom-up: parts import downwards only (no cycles between parts), and
+library modules import in-package code at the top of the file (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "inception_v4"
+
+# Each part's layer: a module may import its own part and the parts of lower layers only.
+LAYERS = {
+    "_version": 0, "layers": 0,
+    "models": 1,
+    "weights": 2, "inference": 2, "data": 2,
+    "factory": 3, "evaluate": 3,
+    "train": 4, "export": 4,
+    "experiments": 5, "bench": 5,
+    "timm_compat": 6, "demo": 6, "cli": 6, "__init__": 6, "__main__": 7,
+}
+# Command-line modules may import lazily, for start-up time.
+COMMAND_LINE = ("commands", "cli", "__main__", "demo")
+
+
+def _module(path: Path, package: Path) -> tuple[str, ...]:
+    return path.relative_to(package).with_suffix("").parts
+
+
+def _target(node: ast.ImportFrom, module: tuple[str, ...], is_package: bool) -> str | None:
+    """The in-package part an import names (None for a third-party import)."""
+    if node.level == 0:
+        name = node.module or ""
+        if not name.startswith("inception_v4"):
+            return None
+        parts = name.split(".")[1:]
+    else:
+        base = list(module if is_package else module[:-1])
+        base = base[: len(base) - (node.level - 1)]
+        parts = base + (node.module.split(".") if node.module else [])
+    if not parts:  # ``from . import x`` at the top level or ``from inception_v4 import x``
+        names = [a.name for a in node.names]
+        return names[0] if len(names) == 1 and names[0] in LAYERS else "__init__"
+    return parts[0]
+
+
+def imports(package: Path = PACKAGE) -> list[tuple[str, str, str, bool]]:
+    """(module, its part, the part it imports, whether inside a function) for every import."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        module = _module(path, package)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        lazy = {id(n) for f in ast.walk(tree)
+                if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                for n in ast.walk(f)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [a.name.split(".")[1] for a in node.names
+                           if a.name.startswith("inception_v4.")]
+            elif isinstance(node, ast.ImportFrom):
+                target = _target(node, module, path.name == "__init__.py")
+                targets = [target] if target else []
+            else:
+                continue
+            for target in targets:
+                found.append((".".join(module), module[0], target, id(node) in lazy))
+    return found
+
+
+def upward(package: Path = PACKAGE) -> list[str]:
+    return [f"{module} ({part}) imports {target}" for module, part, target, _ in imports(package)
+            if target != part and LAYERS[target] >= LAYERS[part]]
+
+
+def lazy(package: Path = PACKAGE) -> list[str]:
+    return [f"{module} imports {target} inside a function"
+            for module, _, target, inside in imports(package)
+            if inside and module.rsplit(".", 1)[-1] not in COMMAND_LINE]
+
+
+def test_every_part_has_a_layer() -> None:
+    found = imports()
+    parts = {part for _, part, _, _ in found} | {target for _, _, target, _ in found}
+    assert parts <= set(LAYERS), f"parts without a layer: {sorted(parts - set(LAYERS))}"
+
+
+def test_parts_import_downwards_only() -> None:
+    wrong = upward()
+    assert not wrong, "imports that go sideways or up:\n" + "\n".join(wrong)
+
+
+def test_library_modules_import_at_the_top() -> None:
+    found = lazy()
+    assert not found, "lazy in-package imports in library modules:\n" + "\n".join(found)
+
+
+def test_the_checks_catch_an_upward_import_and_a_lazy_one(tmp_path: Path) -> None:
+    """On a tiny package made here: models importing train, and a lazy import in a library
+    module, are both reported; the same lazy import in a commands module is allowed."""
+    for name, text in {
+        "models/registry.py": "from ..train import fit\n",
+        "models/network.py": "def f():\n    from .heads import Head\n",
+        "models/commands.py": "def run():\n    from .registry import fit\n",
+        "train/__init__.py": "from ..models import registry\n",
+    }.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert upward(tmp_path) == ["models.registry (models) imports train"]
+    assert lazy(tmp_path) == ["models.network imports models inside a function"]
