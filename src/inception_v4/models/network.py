@@ -68,8 +68,6 @@ def transform_spec(spec: NetSpec, width: float = 1.0, depth: float = 1.0,
                    residual_scale: float | None = None) -> NetSpec:
     """The same table, narrower/wider (``width``), shallower/deeper (``depth``, applied to
     rows that repeat), or with another residual scale (not the unscaled final block)."""
-    if width <= 0 or depth <= 0:
-        raise ValueError(f"width and depth must be positive, got width={width}, depth={depth}")
     rows = []
     for s in spec.stages:
         repeats = max(1, int(round(s.repeats * depth))) if s.repeats > 1 else s.repeats
