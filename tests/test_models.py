@@ -186,3 +186,18 @@ def test_reset_classifier_updates_the_recorded_constructor_args() -> None:
     model = create_model("inception_v4", width=0.25, depth=0.2)
     model.reset_classifier(12)
     assert model.init_args["num_classes"] == 12 and model.num_classes == 12
+
+
+def test_create_model_takes_exactly_build_networks_arguments_with_the_same_defaults() -> None:
+    """The factory (``inception_v4.create_model``) restates ``build_network``'s signature
+    and adds only the weights and the features form: the two may never drift apart."""
+    import inspect
+
+    from inception_v4.models import build_network
+
+    factory = dict(inspect.signature(create_model).parameters)
+    for extra in ("pretrained", "features_only", "out_indices"):
+        factory.pop(extra)
+    network = inspect.signature(build_network).parameters
+    assert [(p.name, p.default) for p in factory.values()] == [
+        (p.name, p.default) for p in network.values()]

@@ -14,21 +14,11 @@ from .models import FeatureExtractor, build_network
 from .weights import load_pretrained
 
 
-def create_model(
-    name: str,
-    *,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    drop_rate: float = 0.2,
-    aux_logits: bool = False,
-    width: float = 1.0,
-    depth: float = 1.0,
-    residual_scale: float | None = None,
-    residual: bool = True,
-    pretrained: str | Path | None = None,
-    features_only: bool = False,
-    out_indices: tuple[int, ...] = (0, 1, 2, 3, 4),
-) -> nn.Module:
+def create_model(name: str, *, num_classes: int | None = None, in_chans: int = 3,
+                 drop_rate: float = 0.2, aux_logits: bool = False, width: float = 1.0,
+                 depth: float = 1.0, residual_scale: float | None = None, residual: bool = True,
+                 pretrained: str | Path | None = None, features_only: bool = False,
+                 out_indices: tuple[int, ...] = (0, 1, 2, 3, 4)) -> nn.Module:
     """Build a network by registry name (arguments: :func:`inception_v4.models.build_network`).
 
     ``pretrained`` is anything :func:`inception_v4.weights.load_pretrained` reads (our folder,

@@ -43,20 +43,27 @@ class Residual(nn.Module):
         return self.act(x + self.scale * up if self.residual else up)
 
 
+def fig14_trunk(in_ch: int, c1a: int, c2a: int, c2b: int, c3b: int,
+                c4a: int) -> OrderedDict[str, nn.Module]:
+    """Fig. 14 up to its 71×71×192 convolution (shared with the released IR-v2 stem)."""
+    return OrderedDict(
+        conv1a=ConvBN(in_ch, c1a, 3, 2, "valid"),   # 149×149×32
+        conv2a=ConvBN(c1a, c2a, 3, 1, "valid"),     # 147×147×32
+        conv2b=ConvBN(c2a, c2b, 3),                 # 147×147×64
+        pool3a=MaxPool3x3s2(),                      # 73×73×64
+        conv3b=ConvBN(c2b, c3b, 1),                 # 73×73×80
+        conv4a=ConvBN(c3b, c4a, 3, 1, "valid"),     # 71×71×192
+    )
+
+
 class StemResNetV1(nn.Sequential):
     """Fig. 14, the stem of Inception-ResNet-v1: 299×299×3 → 35×35×256."""
 
     def __init__(self, in_ch: int, c: tuple) -> None:
-        c1a, c2a, c2b, c3b, c4a, c4b = c
-        super().__init__(OrderedDict(
-            conv1a=ConvBN(in_ch, c1a, 3, 2, "valid"),   # 149×149×32
-            conv2a=ConvBN(c1a, c2a, 3, 1, "valid"),     # 147×147×32
-            conv2b=ConvBN(c2a, c2b, 3),                 # 147×147×64
-            pool3a=MaxPool3x3s2(),                      # 73×73×64
-            conv3b=ConvBN(c2b, c3b, 1),                 # 73×73×80
-            conv4a=ConvBN(c3b, c4a, 3, 1, "valid"),     # 71×71×192
-            conv4b=ConvBN(c4a, c4b, 3, 2, "valid"),     # 35×35×256
-        ))
+        *trunk, c4b = c
+        layers = fig14_trunk(in_ch, *trunk)
+        layers["conv4b"] = ConvBN(trunk[-1], c4b, 3, 2, "valid")  # 35×35×256
+        super().__init__(layers)
         self.out_channels = c4b
 
 

@@ -15,8 +15,6 @@ identity shortcut adds; no projection shortcut, no extra layer.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from torch import nn
 
 from ..layers import AvgPool3x3, Branches, ConvBN, MaxPool3x3s2, seq
@@ -25,6 +23,7 @@ from .inception_resnet_v1 import (
     InceptionResNetB,
     InceptionResNetC,
     ReductionBResNet,
+    fig14_trunk,
 )
 from .inception_v4 import ReductionA, Stem
 from .network import NetSpec, Stage
@@ -35,17 +34,10 @@ class StemReleased(nn.Sequential):
     conv, then a 3×3/2 max pool to 35×35×192 (slim Conv2d_1a_3x3 … MaxPool_5a_3x3)."""
 
     def __init__(self, in_ch: int, c: tuple) -> None:
-        c1a, c2a, c2b, c3b, c4a = c
-        super().__init__(OrderedDict(
-            conv1a=ConvBN(in_ch, c1a, 3, 2, "valid"),   # 149×149×32
-            conv2a=ConvBN(c1a, c2a, 3, 1, "valid"),     # 147×147×32
-            conv2b=ConvBN(c2a, c2b, 3),                 # 147×147×64
-            pool3a=MaxPool3x3s2(),                      # 73×73×64
-            conv3b=ConvBN(c2b, c3b, 1),                 # 73×73×80
-            conv4a=ConvBN(c3b, c4a, 3, 1, "valid"),     # 71×71×192
-            pool5a=MaxPool3x3s2(),                      # 35×35×192
-        ))
-        self.out_channels = c4a
+        layers = fig14_trunk(in_ch, *c)
+        layers["pool5a"] = MaxPool3x3s2()  # 35×35×192
+        super().__init__(layers)
+        self.out_channels = c[-1]
 
 
 class Mixed5b(Branches):
