@@ -25,13 +25,13 @@ def _conv_fc_macs(module: nn.Module, out: torch.Tensor) -> int:
 
 
 @torch.no_grad()
-def count_macs(model: nn.Module, image_size: int = 299, in_chans: int = 3) -> int:
+def count_macs(model: nn.Module, image_size: int = 299) -> int:
     """Convolution and fully-connected multiply-adds for one image of ``image_size``²."""
-    return sum(stage_macs(model, image_size, in_chans).values())
+    return sum(stage_macs(model, image_size).values())
 
 
 @torch.no_grad()
-def stage_macs(model: nn.Module, image_size: int = 299, in_chans: int = 3) -> dict[str, int]:
+def stage_macs(model: nn.Module, image_size: int = 299) -> dict[str, int]:
     """Multiply-adds of each top-level part (``stem``, ``stages.i``, ``head``, …)."""
     totals: dict[str, int] = {}
     handles = []
@@ -43,7 +43,7 @@ def stage_macs(model: nn.Module, image_size: int = 299, in_chans: int = 3) -> di
     was_training = model.training
     model.eval()
     try:
-        model(torch.zeros(1, in_chans, image_size, image_size))
+        model(torch.zeros(1, getattr(model, "in_chans", 3), image_size, image_size))
     finally:
         for h in handles:
             h.remove()
@@ -73,7 +73,7 @@ class StageRow:
 @torch.no_grad()
 def stage_table(model: Network, image_size: int = 299) -> list[StageRow]:
     """Each table row with its declared and actual output shape, parameters and MACs."""
-    macs = stage_macs(model, image_size, model.in_chans)
+    macs = stage_macs(model, image_size)
     x = torch.zeros(1, model.in_chans, image_size, image_size)
     model_was_training = model.training
     model.eval()

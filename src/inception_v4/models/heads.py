@@ -10,8 +10,8 @@ from torch import nn
 from ..layers import ConvBN, ShiftBatchNorm1d
 
 
-def _linear(in_features: int, num_classes: int, bias: bool = True) -> nn.Module:
-    return nn.Linear(in_features, num_classes, bias=bias) if num_classes > 0 else nn.Identity()
+def _linear(in_features: int, num_classes: int) -> nn.Module:
+    return nn.Linear(in_features, num_classes) if num_classes > 0 else nn.Identity()
 
 
 class ClassifierHead(nn.Module):
