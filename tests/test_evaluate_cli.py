@@ -11,7 +11,7 @@ import torch
 from inception_v4.cli import main
 from inception_v4.data import eval_transform, open_dataset
 from inception_v4.evaluate.loading import class_names, load_for_eval
-from inception_v4.evaluate.loop import select_indices
+from inception_v4.evaluate.loop import collect_predictions, select_indices
 from inception_v4.weights import save_pretrained
 
 SIZE = 75
@@ -142,3 +142,22 @@ def test_class_names_imagenet_and_own() -> None:
     assert class_names(1001)[:2] == ["background", "tench"]
     assert class_names(2, ["cat", "dog"]) == ["cat", "dog"]
     assert class_names(3, ["cat", "dog"]) == ["class 0", "class 1", "class 2"]
+
+
+def test_bf16_evaluation_agrees_with_float32_top1(trained: dict, tmp_path: Path) -> None:
+    """--dtype bfloat16 (the fused graph in bf16): the same top-1 class as float32 on at
+    least 99 % of the val images evaluated, and the JSON says which dtype ran."""
+    fp32, _ = load_for_eval(None, trained["folder"])
+    bf16, info = load_for_eval(None, trained["folder"], dtype=torch.bfloat16)
+    assert info["dtype"] == "bfloat16"
+    ds = open_dataset(trained["data"], "val")
+    a = collect_predictions(fp32, ds, 1, limit=100)
+    b = collect_predictions(bf16, ds, 1, limit=100)
+    assert torch.equal(a.index, b.index) and len(a.index) == min(100, len(ds))
+    agree = float((a.top_class[:, 0] == b.top_class[:, 0]).double().mean())
+    assert agree >= 0.99, agree
+    out = tmp_path / "bf16.json"
+    assert main(["evaluate", "--weights", str(trained["folder"]), "--data", trained["data"],
+                 "--limit", "8", "--workers", "0", "--device", "cpu", "--dtype", "bfloat16",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["dtype"] == "bfloat16"

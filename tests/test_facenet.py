@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
+import inception_v4
 from inception_v4 import create_model
+from inception_v4.data import create_transform, decode_image
 from inception_v4.weights import load_model, prewhiten
 
 EPS = 1e-3  # Keras BatchNormalization default, as stored in FaceNet's graph
@@ -157,6 +159,23 @@ def test_perturbed_images_embed_close_different_images_far(facenet: torch.nn.Mod
     same = torch.diagonal(d[:n, n:])
     different = d[:n, :n][~torch.eye(n, dtype=torch.bool)]
     assert same.max() < 0.25 * different.min(), (same, different.min())
+
+
+def test_bf16_embeddings_of_real_images_keep_cosine_0_999(facenet: torch.nn.Module,
+                                                          shared_dir: Path) -> None:
+    """The real FaceNet weights in the bf16 graph: each embedding of a real photo points
+    where the float32 one does (cosine >= 0.999)."""
+    tar_path = shared_dir / "datasets" / "imagenette-96" / "val.tar"
+    if not tar_path.is_file():
+        pytest.skip(f"{tar_path} not found")
+    with tarfile.open(tar_path) as tar:
+        members = [m for m in tar.getmembers() if m.isfile()][::500][:6]
+        x = torch.stack([create_transform(facenet)(decode_image(tar.extractfile(m).read(),
+                                                                m.name)) for m in members])
+    bf16 = inception_v4.optimize_for_inference(facenet, dtype=torch.bfloat16)
+    with torch.inference_mode():
+        cos = F.cosine_similarity(bf16(x), facenet(x), dim=1)
+    assert cos.min() >= 0.999, cos
 
 
 # ---- facenet-pytorch, with the same weights mapped by this test's own table ---------------

@@ -56,6 +56,25 @@ def test_fused_matches_unfused_on_every_network(name: str, channels_last: bool) 
         torch.testing.assert_close(fused(x), expect, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize("name", list_models())
+def test_bf16_graph_takes_and_returns_float32_within_1e_2(name: str) -> None:
+    """BatchNorm folded in float64, then cast: float32 images in either layout, float32
+    logits out, max relative error to the eager float32 model at most 1e-2."""
+    model = randomise_bn(create_model(name, **SMALL)).eval()
+    bf16 = inception_v4.optimize_for_inference(model, dtype=torch.bfloat16)
+    assert bf16.stem.conv1a.weight.dtype == torch.bfloat16
+    x = torch.randn(2, 3, 96, 96)
+    with torch.inference_mode():
+        expect = model(x)
+        for images in (x, x.contiguous(memory_format=torch.channels_last)):
+            got = bf16(images)
+            assert got.dtype == torch.float32 and got.shape == expect.shape
+            rel = float((got - expect).abs().max() / expect.abs().max())
+            assert rel <= 1e-2, rel
+    with pytest.raises(ValueError, match="dtype must be torch.float32 or torch.bfloat16"):
+        inception_v4.optimize_for_inference(model, dtype=torch.float16)
+
+
 def test_fused_full_size_inception_resnet_v2() -> None:
     model = randomise_bn(create_model("inception_resnet_v2")).eval()
     fused = inception_v4.optimize_for_inference(model)

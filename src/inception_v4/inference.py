@@ -31,10 +31,12 @@ from .models.training_layout import is_pool_branch
 
 
 def _mkldnn_ok(x: torch.Tensor) -> bool:
-    """True where the oneDNN fused-convolution ops can run: CPU fp32/bf16, no autograd, not
-    under torch.compile (which cannot trace them; it fuses the plain ops itself)."""
-    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
-            and not (torch.is_grad_enabled() and x.requires_grad) and _HAS_POINTWISE
+    """True where the oneDNN fused-convolution ops can run: CPU fp32 (bf16 where the CPU has
+    oneDNN's bf16 kernels), no autograd, not under torch.compile (which cannot trace them; it
+    fuses the plain ops itself)."""
+    dtype_ok = x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and _HAS_BF16)
+    return (x.device.type == "cpu" and dtype_ok and _HAS_POINTWISE
+            and not (torch.is_grad_enabled() and x.requires_grad)
             and not torch.compiler.is_compiling())
 
 
@@ -46,7 +48,16 @@ def _has_pointwise() -> bool:
         return False
 
 
+def _has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 _HAS_POINTWISE = _has_pointwise()
+_HAS_BF16 = _has_bf16()  # AVX512-BF16 / AMX; elsewhere bf16 runs through aten's kernels
+DTYPES = (torch.float32, torch.bfloat16)
 
 
 class FusedConv(nn.Module):
@@ -65,6 +76,7 @@ class FusedConv(nn.Module):
         self.stride, self.padding, self.relu = list(stride), list(padding), relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.weight.dtype)  # fp32 images into a bf16 graph (a no-op otherwise)
         if _mkldnn_ok(x):
             return torch.ops.mkldnn._convolution_pointwise(
                 x, self.weight, self.bias, self.padding, self.stride, [1, 1], 1,
@@ -144,6 +156,22 @@ class FusedResidual(nn.Module):
         return self.project.add(cat, x, relu=self.activate)
 
 
+class Float32Linear(nn.Linear):
+    """The classifier (or embedding) layer of a bf16 graph: computes in the graph's dtype,
+    returns float32 logits."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.to(self.weight.dtype), self.weight, self.bias).float()
+
+
+def _float32_out(head: nn.Module) -> None:
+    fc = getattr(head, "fc", None)
+    if isinstance(fc, nn.Linear):
+        out = Float32Linear(fc.in_features, fc.out_features, bias=fc.bias is not None)
+        out.load_state_dict(fc.state_dict())
+        head.fc = out.to(fc.weight.dtype)
+
+
 def _fold_embedding(head: EmbeddingHead) -> None:
     """FaceNet's ``bn1d(fc(x))`` (eval statistics) as one linear layer with a bias."""
     scale, shift = _bn_affine(head.bn)
@@ -174,18 +202,27 @@ def _rewrite(module: nn.Module) -> None:
             setattr(module, name, FusedResidual(child))
 
 
-def optimize_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Module:
+def optimize_for_inference(model: nn.Module, channels_last: bool = True,
+                           dtype: torch.dtype = torch.float32) -> nn.Module:
     """An eval-mode copy of ``model`` with BatchNorm folded and conv/ReLU/sum fused.
 
     Outputs match the unfused model in eval mode to fp32 rounding (tested within 1e-4).
     ``channels_last=True`` stores the weights NHWC, the layout oneDNN convolves fastest on
-    CPU; inputs in either layout are accepted. The original model is left untouched. The
-    result is for inference only (no gradients, no training-mode BatchNorm).
+    CPU; inputs in either layout are accepted. ``dtype=torch.bfloat16`` computes in bf16:
+    BatchNorm is folded in float64, then the weights are cast; the model still takes float32
+    images and returns float32 outputs (logits within about 1e-2, tested). The original model
+    is left untouched. The result is for inference only (no gradients, no training-mode BN).
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"optimize_for_inference expects an nn.Module, got {type(model)}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be torch.float32 or torch.bfloat16, got {dtype}")
     fused = copy.deepcopy(model).eval()
     _rewrite(fused)
+    if dtype != torch.float32:
+        fused = fused.to(dtype)
+        if hasattr(fused, "head"):
+            _float32_out(fused.head)
     if channels_last:
         fused = fused.to(memory_format=torch.channels_last)
     for p in fused.parameters():

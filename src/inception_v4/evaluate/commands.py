@@ -49,11 +49,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--crops", type=int, choices=CROP_COUNTS, default=1)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    _add_dtype(p)
     p.add_argument("--json", default=None, metavar="OUT", help="also write the results here")
     p.set_defaults(func=run_predict)
 
 
+def _add_dtype(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                   help="bfloat16: the fused graph computing in bf16 (float32 in and out)")
+
+
 def _add_run_args(p: argparse.ArgumentParser) -> None:
+    _add_dtype(p)
     p.add_argument("--data", required=True,
                    help="the evaluation set: a folder of class folders (every image); a folder "
                         "with train/ and val/ (or test/), or train.tar and val.tar (its val "
@@ -102,8 +109,10 @@ def resolve_device(name: str) -> torch.device:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     model, info = load_for_eval(args.model, args.weights, ema=args.ema,
-                                device=resolve_device(args.device))
-    header = {"model": info["model"], "weights": info["weights"], "ema": args.ema}
+                                device=resolve_device(args.device),
+                                dtype=getattr(torch, args.dtype))
+    header = {"model": info["model"], "weights": info["weights"], "ema": args.ema,
+              "dtype": args.dtype}
     return _evaluate_and_print(args, [model], header)
 
 
@@ -123,10 +132,12 @@ def run_ensemble(args: argparse.Namespace) -> int:
     models, members = [], []
     for spec in args.member:
         name, weights = parse_member(spec)
-        model, info = load_for_eval(name, weights, ema=args.ema, device=device)
+        model, info = load_for_eval(name, weights, ema=args.ema, device=device,
+                                    dtype=getattr(torch, args.dtype))
         models.append(model)
         members.append({"model": info["model"], "weights": info["weights"]})
     header = {"model": f"ensemble of {len(models)}", "members": members, "ema": args.ema,
+              "dtype": args.dtype,
               "rule": "arithmetic mean of softmax probabilities over crops, then members"}
     return _evaluate_and_print(args, models, header)
 
@@ -207,7 +218,8 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.topk < 1:
         raise ValueError(f"--topk must be >= 1, got {args.topk}")
     model, info = load_for_eval(args.model, args.weights, ema=args.ema,
-                                device=resolve_device(args.device))
+                                device=resolve_device(args.device),
+                                dtype=getattr(torch, args.dtype))
     names = class_names(model.num_classes, info["classes"])
     cfg, out, failed = view_config(model), [], []
     for path in args.images:
@@ -227,6 +239,7 @@ def run_predict(args: argparse.Namespace) -> int:
         out.append({"image": path, "top": rows})
     if args.json:
         _write_json(args.json, {"model": info["model"], "weights": info["weights"],
+                                "dtype": args.dtype,
                                 "crops": args.crops, "crop_definition":
                                 crop_definition(args.crops), "predictions": out,
                                 "errors": failed})

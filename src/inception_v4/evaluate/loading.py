@@ -13,15 +13,22 @@ import torch
 from torch import nn
 from torchvision.models import ResNet50_Weights
 
+from ..inference import optimize_for_inference
 from ..weights import describe, resolve_model
 
 
 def load_for_eval(name: str | None, weights: str | Path, *, ema: bool = False,
-                  device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+                  device: str | torch.device = "cpu",
+                  dtype: torch.dtype = torch.float32) -> tuple[nn.Module, dict[str, Any]]:
     """``(model in eval mode on device, info)``; info: ``model``, ``weights``, ``classes``
-    (names the weights carry, or None)."""
+    (names the weights carry, or None) and ``dtype``. ``dtype=torch.bfloat16`` evaluates the
+    fused graph computing in bf16 (:func:`inception_v4.optimize_for_inference`; float32 in
+    and out)."""
     model = resolve_model(weights, name=name, ema=ema).to(device)
-    return model, describe(model, weights)
+    info = {**describe(model, weights), "dtype": str(dtype).removeprefix("torch.")}
+    if dtype != torch.float32:
+        model = optimize_for_inference(model, dtype=dtype)
+    return model, info
 
 
 def imagenet_classes(num_classes: int) -> list[str] | None:
