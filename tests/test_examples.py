@@ -95,6 +95,15 @@ def test_features_for_detection(capsys):
     assert f"stages.7     (1, 32, {h}, {w})" in out  # the FPN's coarsest level
 
 
+def test_facenet_embeddings_needs_weights_and_says_where_to_get_them(tmp_path, capsys):
+    module = _load("facenet_embeddings")
+    with pytest.raises(SystemExit) as exit_info:
+        module.main([str(tmp_path)])
+    assert exit_info.value.code == 2 and "--weights" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="nyoki-mtl/keras-facenet"):
+        module.main([str(tmp_path), "--weights", str(tmp_path / "missing.h5")])
+
+
 def test_facenet_embeddings(shared_dir, tmp_path, capsys):
     weights = shared_dir / "weights" / "facenet_keras.h5"
     if not weights.is_file():

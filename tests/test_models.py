@@ -1,4 +1,4 @@
-"""The networks against the paper's tables and golden counts (reference/architecture.md §6)."""
+"""The networks against the paper's tables and golden counts (docs/golden-counts.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from inception_v4.models.inception_resnet_v1 import Residual
 
 IMAGENET_NETS = ["inception_v4", "inception_resnet_v2", "inception_resnet_v1"]
 
-# BN with scale and shift, no aux head (timm-style counts, computed in the reference notes).
+# BN with scale and shift, no aux head (timm-style counts; docs/golden-counts.md).
 GOLDEN_PARAMS = {
     "inception_v4": (42_679_816, 42_681_353),
     "inception_resnet_v2": (55_843_464, 55_845_001),
@@ -51,7 +51,7 @@ def test_multiply_adds_at_299_match_golden_values(name: str) -> None:
 
 def test_paper_literal_inception_resnet_v2_counts() -> None:
     model = create_model("inception_resnet_v2_paper")
-    # reference/architecture.md E14: "32.43 M params and 9.26 GMACs" for this resolution.
+    # docs/errata.md E14: "32.43 M parameters" and "9.26 G" for this resolution.
     assert count_params(model) == 32_433_928
     assert round(count_macs(model, 299) / 1e9, 2) == 9.26
     assert [r.actual[0] for r in stage_table(model)] == [384, 384, 1152, 1152, 2144, 2144]

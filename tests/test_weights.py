@@ -139,7 +139,7 @@ def test_timm_inception_resnet_v2_matches_timm_incl_1001_cadene(
 
 
 def test_key_names_follow_the_reference_table() -> None:
-    """Spot checks against architecture.md §7.4, including the running block numbers."""
+    """Spot checks against docs/checkpoints.md's name tables, incl. the running block numbers."""
     from inception_v4.weights.layouts import FACENET_PYTORCH, KERAS_FACENET, LAYOUTS
     from inception_v4.weights.mapping import key_map
 

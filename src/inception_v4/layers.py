@@ -1,6 +1,6 @@
 """The few layer types every figure of the paper is drawn with.
 
-Facts (see ``shared/reference/architecture.md`` §7.1): a convolution before BatchNorm has no
+Facts (see ``docs/checkpoints.md``, "Layer facts"): a convolution before BatchNorm has no
 bias; BN epsilon is 1e-3 (TensorFlow's); every stride-2 op is unpadded ("V" in the figures);
 every "same" op has stride 1 and an odd kernel, so symmetric padding ``k // 2`` reproduces
 TensorFlow exactly; the 3×3 average pools exclude padded cells, as TensorFlow does.

@@ -1,4 +1,4 @@
-"""Inception preprocessing (docs/evaluation.md) as torchvision transforms.
+"""Inception preprocessing (``docs/preprocessing.md``) as torchvision transforms.
 
 Train (slim ``preprocess_for_train``, fast mode): random crop of 8-100 % of the area with aspect
 3/4-4/3 resized (bilinear) to the output size (torchvision's ``RandomResizedCrop``: after 10

@@ -2,7 +2,7 @@
 
 Sources: the paper (§4: RMSProp decay 0.9, ε 1.0, lr 0.045 × 0.94 every two epochs, 20
 replicas, evaluation on a running average of the parameters) and, for what the paper leaves
-out, the original Inception training code (``shared/reference/architecture.md`` §8.3:
+out, the original Inception training code (``docs/recipe.md``, "Sources":
 momentum 0.9, averaging decay 0.9999, label smoothing 0.1, weight decay 4e-5, aux loss 0.4,
 batch 32 per replica, BN decay 0.9997). Presets are small TOML files in
 ``inception_v4/presets``; ``--set key=value`` overrides any field.

@@ -1,6 +1,6 @@
 """RMSProp with TensorFlow semantics, and the optimiser a config asks for.
 
-TF1 ``RMSPropOptimizer`` (the paper's optimiser; ``reference/architecture.md`` §8.4)::
+TF1 ``RMSPropOptimizer`` (the paper's optimiser; ``docs/recipe.md``, "RMSProp")::
 
     ms  = ms + (g² − ms)·(1 − decay)         # ms starts at ONES, not zeros
     mom = momentum·mom + lr·g / sqrt(ms + ε)  # ε INSIDE the root; lr folded into mom

@@ -1,10 +1,10 @@
 """Name tables: our module paths → timm / Cadene, facenet-pytorch and Keras FaceNet names
 (Keras applications' InceptionResNetV2 is matched by position: :mod:`.keras_apps`).
 
-Each table can be checked row by row against ``shared/reference/architecture.md`` §7.4: the
-comments give the TF-slim scope of each row. Our paths are relative to the stem, to one block
-(``stages.s.i``) or to the head; a block's name in the source comes from the stage row
-(:class:`~.mapping.Layout`), so reduced-depth models map block by block too.
+Each table can be checked row by row against ``docs/checkpoints.md`` ("Names in the
+checkpoints"): the comments give the TF-slim scope of each row. Our paths are relative to the
+stem, to one block (``stages.s.i``) or to the head; a block's name in the source comes from the
+stage row (:class:`~.mapping.Layout`), so reduced-depth models map block by block too.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Sources :func:`load_pretrained` reads, told apart by content (magic bytes, then 
 * timm / Cadene ``inception_v4`` and ``inception_resnet_v2`` state dicts (``.safetensors``,
   ``.pth``, ``.bin``; plain or under ``"state_dict"`` / ``"model"``). TF-slim's 1001-class
   heads load into a 1001-class model as they are; into a 1000-class model the background
-  row 0 is dropped, which leaves the standard ImageNet class order (architecture.md §7.3);
+  row 0 is dropped, which leaves the standard ImageNet class order (``docs/checkpoints.md``);
 * facenet-pytorch ``InceptionResnetV1`` state dicts (512-d: ``num_classes=512``); its BN
   scales must be 1 (our FaceNet model has none) and its training classifier ``logits`` is
   dropped;
