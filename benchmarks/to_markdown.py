@@ -11,31 +11,27 @@ from pathlib import Path
 
 
 def speed_table(rows: list[dict]) -> list[str]:
-    out = ["| model | mode | contestant | images/s | ms/batch | GFLOP/s | % matmul peak | "
-           "peak MiB |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    out = ["| model | mode | contestant | images/s | ms/batch | GFLOP/s | % of limit | "
+           "max rel. error | peak MiB |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         mem = f"{r['memory_mb']:.0f}" if r.get("memory_mb") is not None else "-"
+        frac = r.get("peak_fraction")
+        err = r.get("max_rel_err")
         out.append(f"| {r['model']} | {r['mode']} | {r['impl']} | {r['images_per_s']:.2f} | "
                    f"{r['latency_ms']:.0f} | {r['gflops']:.0f} | "
-                   f"{100 * r['peak_fraction']:.1f} | {mem} |")
+                   f"{'-' if frac is None else f'{100 * frac:.1f}'} | "
+                   f"{'-' if err is None else f'{err:.1e}'} | {mem} |")
     return out
 
 
-def ratio_table(rows: list[dict]) -> list[str]:
-    """Ours over each timm configuration, speed and memory."""
-    out = ["| model | mode | ours | timm | speed ours/timm | memory ours/timm |",
+def ratio_table(pairs: list[dict]) -> list[str]:
+    """Ours over the fastest of each peer family (timm, the runtimes at fp32 and bf16)."""
+    out = ["| model | mode | ours | peer | speed ours/peer | memory ours/peer |",
            "|---|---|---|---|---:|---:|"]
-    for r in rows:
-        if r["impl"].startswith("timm"):
-            continue
-        for t in rows:
-            if (t["model"], t["mode"]) != (r["model"], r["mode"]) or not t["impl"].startswith(
-                    "timm"):
-                continue
-            mem = (f"{r['memory_mb'] / t['memory_mb']:.2f}" if r.get("memory_mb")
-                   and t.get("memory_mb") else "-")
-            out.append(f"| {r['model']} | {r['mode']} | {r['impl']} | {t['impl']} | "
-                       f"{r['images_per_s'] / t['images_per_s']:.2f} | {mem} |")
+    for p in pairs:
+        mem = f"{p['memory_ratio']:.2f}" if "memory_ratio" in p else "-"
+        out.append(f"| {p['model']} | {p['mode']} | {p['ours']} | {p['peer']} | "
+                   f"{p['speed_ratio']:.2f} | {mem} |")
     return out
 
 
@@ -57,11 +53,13 @@ def main(path: str) -> None:
           f"(1/5/15 min) {m.get('load_avg_1_5_15')} at start, "
           f"{after.get('load_avg_1_5_15', '?')} at end.\n")
     if result.get("rows"):
-        peaks = ", ".join(f"{p:.0f}" for p in result["matmul_gflops"])
-        print(f"Dense fp32 matmul peak: median {result['matmul_peak_gflops']:.0f} GFLOP/s "
-              f"(runs: {peaks}).\n")
+        for dtype, limit in result["limit_gflops"].items():
+            kernels = ", ".join(f"{k} {v:.0f}" for k, v in result["dense_limits_before"][dtype]
+                                .items())
+            print(f"Dense-kernel limit {dtype}: {limit:.0f} GFLOP/s (before the run: "
+                  f"{kernels}).\n")
         print("\n".join(speed_table(result["rows"])) + "\n")
-        print("\n".join(ratio_table(result["rows"])) + "\n")
+        print("\n".join(ratio_table(result["ratios"])) + "\n")
     if result.get("data"):
         print("\n".join(data_table(result["data"])))
 

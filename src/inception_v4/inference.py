@@ -34,7 +34,7 @@ def _mkldnn_ok(x: torch.Tensor) -> bool:
     """True where the oneDNN fused-convolution ops can run: CPU fp32 (bf16 where the CPU has
     oneDNN's bf16 kernels), no autograd, not under torch.compile (which cannot trace them; it
     fuses the plain ops itself)."""
-    dtype_ok = x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and _HAS_BF16)
+    dtype_ok = x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and HAS_BF16)
     return (x.device.type == "cpu" and dtype_ok and _HAS_POINTWISE
             and not (torch.is_grad_enabled() and x.requires_grad)
             and not torch.compiler.is_compiling())
@@ -56,7 +56,7 @@ def _has_bf16() -> bool:
 
 
 _HAS_POINTWISE = _has_pointwise()
-_HAS_BF16 = _has_bf16()  # AVX512-BF16 / AMX; elsewhere bf16 runs through aten's kernels
+HAS_BF16 = _has_bf16()  # AVX512-BF16 / AMX; elsewhere bf16 runs through aten's kernels
 DTYPES = (torch.float32, torch.bfloat16)
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import statistics
 from pathlib import Path
 
 import torch
 
+from ..inference import HAS_BF16
 from ..models import list_models
 from .contestants import Settings
 from .report import print_data, print_ratios, print_rows
 from .runner import ratios, run_mode
-from .timing import keep_heap, machine, matmul_gflops
+from .timing import dense_limits, keep_heap, machine
 from .twins import timm_available
 
 DEFAULT_MODELS = ["inception_v4", "inception_resnet_v2"]
@@ -34,13 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=5, help="timed runs per contestant (median)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first")
     p.add_argument("--matmul-size", type=int, default=4096,
-                   help="side of the square matrices of the peak measurement")
+                   help="side of the square matrices of the dense-kernel limit (the convolutions "
+                        "of that measurement scale with it)")
     p.add_argument("--keep-heap", action="store_true",
                    help="glibc: no mmap/trim for large allocations, whole process (all alike)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the contestants (all but ours-ckpt and ours-lean)")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the peak-memory child processes")
+    p.add_argument("--no-runtimes", dest="runtimes", action="store_false",
+                   help="leave out ONNX Runtime and OpenVINO (on our exported graph)")
     p.add_argument("--memory-runs", type=int, default=3,
                    help="fresh child processes per contestant; peak memory is their median")
     p.add_argument("--data", default=None, metavar="DIR",
@@ -67,7 +70,7 @@ def _settings(args: argparse.Namespace) -> Settings:
                          "--compare none")
     return Settings(args.batch_size, args.image_size, args.device, args.dtype, args.threads,
                     args.warmup, args.repeats, args.compile, args.memory, args.compare,
-                    args.matmul_size, args.keep_heap, args.memory_runs)
+                    args.matmul_size, args.keep_heap, args.memory_runs, args.runtimes)
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -89,20 +92,30 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _limits(s: Settings) -> dict[str, dict[str, float]]:
+    """Dense-kernel GFLOP/s per dtype (bf16 where this CPU has bf16 kernels)."""
+    dtypes = [s.dtype] if s.dtype != "float32" else ["float32"]
+    if s.dtype == "float32" and (s.torch_device.type == "cuda" or HAS_BF16):
+        dtypes.append("bfloat16")
+    return {d: dense_limits(s.torch_device, getattr(torch, d), s.matmul_size) for d in dtypes}
+
+
 def _models(names: list[str], modes: list[str], s: Settings) -> dict:
-    """Rows for every network and mode, the matrix-multiply peak measured between them."""
-    peaks, rows = [matmul_gflops(s.torch_device, s.torch_dtype, s.matmul_size)], []
+    """Rows for every network and mode; the dense-kernel limits measured before and after."""
+    before, rows = _limits(s), []
     for name in names:
         for mode in modes:
             rows += run_mode(name, mode, s)
-            peaks.append(matmul_gflops(s.torch_device, s.torch_dtype, s.matmul_size))
-    peak = statistics.median(peaks)
+    after = _limits(s)
+    limit = {d: max(max(before[d].values()), max(after[d].values())) for d in before}
     for r in rows:
-        r["peak_fraction"] = r["gflops"] / peak
-    print_rows(rows, peak)
+        dtype = r["config"].get("dtype", s.dtype)
+        r["peak_fraction"] = r["gflops"] / limit[dtype] if dtype in limit else None
+    print_rows(rows, limit)
     pairs = ratios(rows)
     print_ratios(pairs)
-    return {"matmul_gflops": peaks, "matmul_peak_gflops": peak, "rows": rows, "ratios": pairs}
+    return {"dense_limits_before": before, "dense_limits_after": after, "limit_gflops": limit,
+            "rows": rows, "ratios": pairs}
 
 
 def _data(args: argparse.Namespace) -> list[dict]:

@@ -34,6 +34,7 @@ class Settings:
     matmul_size: int = 4096
     keep_heap: bool = False  # glibc mallopt for the whole process (timing.keep_heap)
     memory_runs: int = 3  # fresh processes per contestant: glibc's peak RSS varies run to run
+    runtimes: bool = True  # ONNX Runtime and OpenVINO on our exported graph, when installed
 
     @property
     def torch_device(self) -> torch.device:
@@ -49,9 +50,10 @@ class Contestant:
     """One configuration under test: ``label``, who made it, how to build it for memory."""
 
     label: str
-    impl: str  # "ours" or "timm"
-    run: Callable[[], object]
+    impl: str  # "ours", "timm", "onnxruntime" or "openvino"
+    run: Callable[[], object]  # inference: returns the logits
     config: dict
+    memory: bool = True  # peak memory measured in a child process (PyTorch contestants)
 
 
 def make_input(s: Settings, nhwc: bool) -> torch.Tensor:
@@ -65,6 +67,22 @@ def prepare(model: nn.Module, s: Settings, nhwc: bool) -> nn.Module:
     """``model`` on the settings' device and dtype, NHWC if asked."""
     model = model.to(s.torch_device, s.torch_dtype)
     return model.to(memory_format=torch.channels_last) if nhwc else model
+
+
+@torch.no_grad()
+def calibrate_bn(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """BatchNorm running statistics from one training-mode pass over ``x``: randomly
+    initialised networks otherwise shrink their activations to zero before the pool, and
+    every contestant's logits would be the classifier's bias (no error to measure)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # the cumulative average: here, this one batch's statistics
+    model.train()(x)
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    return model.eval()
 
 
 def maybe_compile(model: nn.Module, s: Settings) -> nn.Module:

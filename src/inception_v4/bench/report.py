@@ -7,25 +7,36 @@ def _mem(row: dict) -> str:
     return f"{row['memory_mb']:.0f}" if row.get("memory_mb") is not None else "-"
 
 
-def print_rows(rows: list[dict], peak_gflops: float) -> None:
-    """One line per contestant: speed, latency, GFLOP/s, share of the matmul peak, memory."""
-    print(f"dense matrix-multiply peak (median between models): {peak_gflops:.1f} GFLOP/s")
-    print(f"{'model':22s} {'mode':5s} {'impl':10s} {'img/s':>8s} {'ms/batch':>9s} "
-          f"{'GFLOP/s':>8s} {'%peak':>6s} {'mem MiB':>8s}")
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _err(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1e}"
+
+
+def print_rows(rows: list[dict], limit: dict[str, float]) -> None:
+    """One line per contestant: speed, latency, GFLOP/s, share of the dense-kernel limit of
+    its dtype, max relative logit error against eager float32, memory."""
+    for dtype, gflops in limit.items():
+        print(f"dense-kernel limit {dtype} (best of matmul, 1x1 and 3x3 conv): "
+              f"{gflops:.1f} GFLOP/s")
+    print(f"{'model':22s} {'mode':5s} {'impl':12s} {'img/s':>8s} {'ms/batch':>9s} "
+          f"{'GFLOP/s':>8s} {'%limit':>6s} {'rel err':>8s} {'mem MiB':>8s}")
     for r in rows:
-        print(f"{r['model']:22s} {r['mode']:5s} {r['impl']:10s} {r['images_per_s']:8.2f} "
-              f"{r['latency_ms']:9.1f} {r['gflops']:8.1f} {100 * r['peak_fraction']:6.1f} "
-              f"{_mem(r):>8s}")
+        print(f"{r['model']:22s} {r['mode']:5s} {r['impl']:12s} {r['images_per_s']:8.2f} "
+              f"{r['latency_ms']:9.1f} {r['gflops']:8.1f} {_pct(r['peak_fraction']):>6s} "
+              f"{_err(r.get('max_rel_err')):>8s} {_mem(r):>8s}")
 
 
 def print_ratios(pairs: list[dict]) -> None:
-    """Ours over timm's better configuration."""
+    """Ours over the fastest of each peer family."""
     if not pairs:
         return
-    print(f"{'model':22s} {'mode':5s} {'ours':10s} {'vs timm':8s} {'speed':>7s} {'memory':>7s}")
+    print(f"{'model':22s} {'mode':5s} {'ours':12s} {'vs':16s} {'speed':>7s} {'memory':>7s}")
     for p in pairs:
         mem = f"{p['memory_ratio']:.2f}x" if "memory_ratio" in p else "-"
-        print(f"{p['model']:22s} {p['mode']:5s} {p['ours']:10s} {p['timm']:8s} "
+        print(f"{p['model']:22s} {p['mode']:5s} {p['ours']:12s} {p['peer']:16s} "
               f"{p['speed_ratio']:6.2f}x {mem:>7s}")
 
 

@@ -11,42 +11,72 @@ from __future__ import annotations
 
 import copy
 import statistics
+import tempfile
+from pathlib import Path
 
 import torch
 
-from ..inference import optimize_for_inference
+from ..inference import HAS_BF16, optimize_for_inference
 from ..models import build_network, optimize_for_training
 from ..models.complexity import count_macs
 from .contestants import (
     DROP_RATE,
     Contestant,
     Settings,
+    calibrate_bn,
     make_input,
     maybe_compile,
     prepare,
     training_step,
 )
 from .memory import measure_memory
+from .runtimes import runtime_contestants
 from .timing import interleaved
 from .twins import channels_last, timm_twin
 
 
-def infer_contestants(name: str, s: Settings) -> tuple[list[Contestant], int]:
-    """Ours (fused, NHWC) against timm's plain and NHWC models; and the MACs per image."""
+def infer_contestants(name: str, s: Settings,
+                      folder: Path) -> tuple[list[Contestant], int, torch.Tensor]:
+    """Ours (fused, NHWC; and in bf16 where the CPU has bf16 kernels) against timm's plain
+    and NHWC models and the runtimes on our exported graph; the MACs per image; and the
+    eager float32 logits every contestant's are compared with."""
     ours = build_network(name, drop_rate=DROP_RATE)
     theirs = timm_twin(name, ours, DROP_RATE, s.image_size) if s.compare == "timm" else None
     macs = count_macs(ours, s.image_size)
+    calibration = torch.randn(4, 3, s.image_size, s.image_size,
+                              generator=torch.Generator().manual_seed(1))  # models on the CPU here
+    for model in (ours, theirs) if theirs is not None else (ours,):
+        calibrate_bn(model, calibration)  # the same weights, so the same statistics
+    with torch.no_grad():
+        reference = ours(make_input(s, False).float().cpu()).float()
     fused = maybe_compile(prepare(optimize_for_inference(ours), s, True), s)
     x_cl, x = make_input(s, True), make_input(s, False)
     out = [Contestant("ours", "ours", lambda: fused(x_cl),
                       {"mode": "infer", "fused": True, "channels_last": True})]
+    if s.dtype == "float32" and s.torch_device.type == "cpu" and HAS_BF16:
+        bf16 = maybe_compile(optimize_for_inference(ours, dtype=torch.bfloat16), s)
+        out.append(Contestant("ours-bf16", "ours", lambda: bf16(x_cl), {
+            "mode": "infer", "fused": True, "channels_last": True, "dtype": "bfloat16"}))
     if theirs is not None:
         plain = maybe_compile(prepare(theirs.eval(), s, False), s)
         nhwc = maybe_compile(prepare(channels_last(theirs).eval(), s, True), s)
         out += [Contestant("timm", "timm", lambda: plain(x), {"mode": "infer"}),
                 Contestant("timm-cl", "timm", lambda: nhwc(x_cl),
                            {"mode": "infer", "channels_last": True})]
-    return out, macs
+    if s.runtimes and s.dtype == "float32":
+        out += runtime_contestants(ours, s, x, folder)
+    return out, macs, reference
+
+
+def max_rel_errors(contestants: list[Contestant], reference: torch.Tensor) -> dict[str, float]:
+    """Each inference contestant's largest |logit − eager float32 logit| over the largest
+    |eager logit|."""
+    scale = float(reference.abs().max())
+    errors = {}
+    for c in contestants:
+        got = torch.as_tensor(c.run()).float().cpu()
+        errors[c.label] = float((got - reference).abs().max()) / max(scale, 1e-12)
+    return errors
 
 
 def train_contestants(name: str, s: Settings) -> tuple[list[Contestant], int]:
@@ -81,41 +111,53 @@ def train_contestants(name: str, s: Settings) -> tuple[list[Contestant], int]:
 
 def run_mode(name: str, mode: str, s: Settings) -> list[dict]:
     """Rows (one per contestant) for ``mode`` "infer" or "train" of network ``name``."""
-    build = infer_contestants if mode == "infer" else train_contestants
-    contestants, macs = build(name, s)
-    fns = {c.label: c.run for c in contestants}
-    with torch.inference_mode(mode == "infer"):
-        times = interleaved(fns, s.torch_device, s.warmup, s.repeats)
+    with tempfile.TemporaryDirectory() as folder:
+        if mode == "infer":
+            contestants, macs, reference = infer_contestants(name, s, Path(folder))
+        else:
+            (contestants, macs), reference = train_contestants(name, s), None
+        fns = {c.label: c.run for c in contestants}
+        with torch.inference_mode(mode == "infer"):
+            times = interleaved(fns, s.torch_device, s.warmup, s.repeats)
+            errors = {} if reference is None else max_rel_errors(contestants, reference)
     rows = []
     for c in contestants:
         t = statistics.median(times[c.label])
         gflops = 2 * macs * s.batch_size / t / 1e9
         row = {"model": name, "mode": mode, "impl": c.label, "images_per_s": s.batch_size / t,
-               "latency_ms": 1e3 * t, "gflops": gflops,
+               "latency_ms": 1e3 * t, "gflops": gflops, "max_rel_err": errors.get(c.label),
                "times_s": times[c.label], "config": {**c.config, "compile": s.compile}}
-        if s.memory:
+        if s.memory and c.memory:
             runs = [measure_memory(name, c.impl, row["config"], s) for _ in range(s.memory_runs)]
             row["memory_mb"], row["memory_runs_mb"] = statistics.median(runs), runs
         rows.append(row)
     return rows
 
 
+def peer_family(row: dict) -> str | None:
+    """Which peers a row belongs to: ``timm``, ``runtime-float32``, ``runtime-bfloat16``;
+    None for ours."""
+    if row["impl"].startswith("timm"):
+        return "timm"
+    runtime = row["config"].get("runtime")
+    return f"runtime-{row['config'].get('dtype', 'float32')}" if runtime else None
+
+
 def ratios(rows: list[dict]) -> list[dict]:
-    """Ours over timm's better configuration, per network and mode (speed and memory)."""
+    """Each of our contestants over the fastest of each peer family (timm; the runtimes at
+    float32; at bf16), per network and mode: speed, and memory against timm's lower."""
     out = []
     for (model, mode) in dict.fromkeys((r["model"], r["mode"]) for r in rows):
         group = [r for r in rows if (r["model"], r["mode"]) == (model, mode)]
-        timm = [r for r in group if r["impl"].startswith("timm")]
-        if not timm:
-            continue
-        best = max(timm, key=lambda r: r["images_per_s"])
-        for r in group:
-            if r["impl"].startswith("timm"):
-                continue
-            item = {"model": model, "mode": mode, "ours": r["impl"], "timm": best["impl"],
-                    "speed_ratio": r["images_per_s"] / best["images_per_s"]}
-            mem = [t.get("memory_mb") for t in timm if t.get("memory_mb")]
-            if r.get("memory_mb") and mem:
-                item["memory_ratio"] = r["memory_mb"] / min(mem)
-            out.append(item)
+        families = {peer_family(r) for r in group} - {None}
+        for family in sorted(families):
+            peers = [r for r in group if peer_family(r) == family]
+            best = max(peers, key=lambda r: r["images_per_s"])
+            mem = [t["memory_mb"] for t in peers if t.get("memory_mb")]
+            for r in (r for r in group if peer_family(r) is None):
+                item = {"model": model, "mode": mode, "ours": r["impl"], "peer": best["impl"],
+                        "family": family, "speed_ratio": r["images_per_s"] / best["images_per_s"]}
+                if r.get("memory_mb") and mem:
+                    item["memory_ratio"] = r["memory_mb"] / min(mem)
+                out.append(item)
     return out

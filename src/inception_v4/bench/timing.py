@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import importlib
 import os
 import platform
 import resource
@@ -60,6 +61,32 @@ def matmul_gflops(device: torch.device, dtype: torch.dtype = torch.float32, n: i
     torch.mm(a, b, out=out)
     times = [timed(lambda: torch.mm(a, b, out=out), device) for _ in range(repeats)]
     return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def conv_gflops(device: torch.device, dtype: torch.dtype, kernel: int, channels: int,
+                size: int = 35, batch: int = 8, repeats: int = 5) -> float:
+    """Median GFLOP/s of one large same-padded ``kernel``×``kernel`` convolution, NHWC
+    (oneDNN on CPU), ``channels`` in and out on a ``size``² grid."""
+    x = torch.randn(batch, channels, size, size, device=device, dtype=dtype)
+    x = x.contiguous(memory_format=torch.channels_last)
+    w = torch.randn(channels, channels, kernel, kernel, device=device, dtype=dtype)
+    w = w.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        torch.nn.functional.conv2d(x, w, padding=kernel // 2)
+        times = [timed(lambda: torch.nn.functional.conv2d(x, w, padding=kernel // 2), device)
+                 for _ in range(repeats)]
+    return 2 * batch * size * size * channels * channels * kernel * kernel / statistics.median(
+        times) / 1e9
+
+
+def dense_limits(device: torch.device, dtype: torch.dtype, n: int = 4096) -> dict[str, float]:
+    """GFLOP/s of several dense kernels sized by ``n``: an ``n``² matmul, a 1×1 convolution
+    of ``n / 4`` and a 3×3 of ``n / 10`` channels on 35×35 (1024 and 409 at the default).
+    The machine's limit is the best of them: a large oneDNN 3×3 convolution beats
+    ``torch.matmul`` on some CPUs."""
+    return {"matmul": matmul_gflops(device, dtype, n),
+            "conv1x1": conv_gflops(device, dtype, 1, max(8, n // 4)),
+            "conv3x3": conv_gflops(device, dtype, 3, max(8, n // 10))}
 
 
 def keep_heap() -> bool:
@@ -132,13 +159,25 @@ def machine() -> dict[str, object]:
         info["load_avg_1_5_15"] = [round(v, 2) for v in os.getloadavg()]
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
-    try:
-        import timm
-
-        info["timm"] = timm.__version__
-    except ImportError:
-        pass
+    info["cpu_flags"] = _vector_flags()
+    info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    for package in ("timm", "onnxruntime", "openvino"):
+        try:
+            info[package] = importlib.import_module(package).__version__
+        except ImportError:
+            pass
     return info
+
+
+def _vector_flags() -> list[str]:
+    """The CPU's vector and matrix extensions (AVX2, AVX-512 and its BF16/VNNI, AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f
+                          if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return sorted(f for f in flags if f.startswith(("avx", "amx")) or "vnni" in f)
 
 
 def _cpu_model() -> str:
