@@ -64,7 +64,7 @@ def test_convert_run_folder_ema_and_new_head(run: Path, tmp_path: Path,
     assert all(torch.equal(v, ckpt["ema"]["module"][k])
                for k, v in converted.state_dict().items())
     assert converted.pretrained_cfg["label_names"] == ("c0", "c1", "c2")
-    assert "(averaged weights)" in capsys.readouterr().out
+    assert "(training checkpoint, averaged weights)" in capsys.readouterr().out
     assert main(["convert", str(run), str(tmp_path / "seven"), "--num-classes", "7"]) == 0
     assert "new 7-class head" in capsys.readouterr().out
     seven = load_model(tmp_path / "seven")

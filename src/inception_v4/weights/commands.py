@@ -30,6 +30,6 @@ def run_convert(args: argparse.Namespace) -> int:
     model = resolve_model(args.src, name=args.model, ema=args.ema, num_classes=args.num_classes)
     out = save_pretrained(model, args.dst, source=str(args.src))
     print(f"wrote {out} ({model.spec.name}, {model.num_classes} classes, "
-          f"{sum(p.numel() for p in model.parameters()):,d} parameters) from {args.src}"
-          f"{' (averaged weights)' if args.ema else ''}")
+          f"{sum(p.numel() for p in model.parameters()):,d} parameters) from {args.src} "
+          f"({model.weights_kind})")
     return 0

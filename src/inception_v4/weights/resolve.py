@@ -42,12 +42,15 @@ def resolve_model(source: str | Path, *, name: str | None = None, ema: bool = Fa
     checkpoint = None if is_hub_source(source) else read_training_checkpoint(source)
     if checkpoint is not None:
         model = from_checkpoint(*checkpoint, name=name, ema=ema)
+        kind = "training checkpoint" + (", averaged weights" if ema else "")
     elif ema:
         raise ValueError(f"--ema (ema=True) needs a training checkpoint (checkpoints/last.pt "
                          f"or a run folder) with averaged weights; {source} is a plain weights "
                          f"file or folder, whose weights are used as they are: drop --ema")
     else:
-        model = _from_weights(read_weights(resolve_source(source)), name, num_classes)
+        w = read_weights(resolve_source(source))
+        model, kind = _from_weights(w, name, num_classes), f"{w.convention} weights"
+    model.weights_kind = kind  # what the source was, for messages (not saved)
     if num_classes is not None and num_classes != model.num_classes:
         warnings.warn(f"{source} has {model.num_classes} classes: a new {num_classes}-class "
                       f"head, freshly initialised, replaces its classifier (to be trained)",
@@ -117,7 +120,9 @@ def load_model(source: str | Path, *, ema: bool = False) -> Network:
 
 
 def describe(model: nn.Module, source: str | Path) -> dict[str, Any]:
-    """``model``, ``weights`` and ``classes`` (the names the weights carry, or None)."""
+    """``model``, ``weights``, ``kind`` (what :func:`resolve_model` found) and ``classes``
+    (the names the weights carry, or None)."""
     classes = model.pretrained_cfg.get("label_names")
     return {"model": model.spec.name, "weights": str(source),
+            "kind": getattr(model, "weights_kind", None),
             "classes": list(classes) if classes else None}
