@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from .pretrained import save_pretrained
 from .resolve import resolve_model
@@ -27,7 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    model = resolve_model(args.src, name=args.model, ema=args.ema, num_classes=args.num_classes)
+    with warnings.catch_warnings(record=True) as notes:  # shown as plain lines
+        warnings.simplefilter("always")
+        model = resolve_model(args.src, name=args.model, ema=args.ema,
+                              num_classes=args.num_classes)
+    for note in notes:
+        print(f"note: {note.message}")
     out = save_pretrained(model, args.dst, source=str(args.src))
     print(f"wrote {out} ({model.spec.name}, {model.num_classes} classes, "
           f"{sum(p.numel() for p in model.parameters()):,d} parameters) from {args.src} "
