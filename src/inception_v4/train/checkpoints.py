@@ -130,7 +130,7 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> dict:
         raise ValueError(f"refused to load {path}: it holds Python objects other than tensors, "
                          f"and unpickling them could run arbitrary code ("
                          f"{str(err).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, OSError) as err:
+    except Exception as err:  # noqa: BLE001 - a damaged file can make torch.load raise anything
         size = path.stat().st_size if path.is_file() else 0
         raise ValueError(f"{path} is not a readable checkpoint ({size} bytes; "
                          f"{str(err).splitlines()[0] if str(err) else type(err).__name__}); "
