@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import tiny_args
+from multinode import TRAIN, Agent, max_difference, wait_until
 from test_kill import ENV, HOOKED, check_files, weights
+from train_helpers import make_image_folder
 
 from inception_v4.cli import main
 from inception_v4.train import run_state
@@ -145,3 +147,33 @@ def test_sigterm_ten_times_from_outside_and_resume_is_bitwise(
                     counts[name], OUTCOME)
     reliability("preemption", "second SIGTERM while the stop checkpoint is written (slow "
                 "test)", counts["twice"], "the write completes; the checkpoint loads")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="no gloo")
+def test_sigterm_to_one_torchrun_rank_stops_every_rank_at_the_same_step(
+        tmp_path: Path, reliability) -> None:  # noqa: ANN001
+    data = make_image_folder(tmp_path / "data")
+    args = ["--data", str(data), "--max-steps", "6", "--epochs", "2", *TRAIN,
+            "--checkpoint-every", "0"]
+    assert main(["train", "--out", str(tmp_path / "one"), *args]) == 0
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", "2", str(HOOKED), "--out", str(out), *args]
+    group = Agent(command)
+    rank1 = lambda: [int(w[1]) for w in group.words() if w[:1] == ["WORKER"] and w[2] == "1"]  # noqa: E731
+    wait_until(lambda: rank1() and ["STEP", "1", "2"] in group.words(), [group], 600)
+    os.kill(rank1()[0], signal.SIGTERM)  # rank 1 only: rank 0 hears of it at the step's end
+    assert group.wait(600) == 0, group.text()[-3000:]
+    stops = sorted(tuple(w[1:]) for w in group.words() if w[:1] == ["STOPPED"])
+    assert [s[1] for s in stops] == ["preempted", "preempted"], stops
+    step = int(stops[0][2])
+    assert stops[1][2] == str(step) and check_files(out) == step and step < 6
+    assert "a stop signal on another rank: stopped after step" in group.text()
+    again = Agent(command)
+    assert again.wait(600) == 0, again.text()[-3000:]
+    worst = max_difference(tmp_path / "one", out)
+    assert worst <= 1e-5, worst
+    reliability("preemption", "SIGTERM to one of 2 torchrun ranks", 1,
+                f"every rank stops at the same step, exit 0, checkpoint there; resumed, "
+                f"weights within 1e-5 of a 1-process run ({worst:.1e})")
