@@ -12,8 +12,8 @@ RESULTS = REPO / "build" / "reliability.json"
 OUT = REPO / "docs" / "RELIABILITY.md"
 COMMAND = ("make test-reliability && .venv/bin/pytest -q tests/reliability && "
            ".venv/bin/python -m tests.reliability.report")
-AREAS = ("fault injection", "checkpoint write", "training", "bad input", "API fuzz",
-         "safe loading")
+AREAS = ("fault injection", "preemption", "multi-node", "elastic training", "checkpoint write",
+         "checkpoint damage", "training", "bad input", "API fuzz", "safe loading")
 
 
 def render(rows: list[dict]) -> str:

@@ -117,7 +117,9 @@ def resume_run(run: Run) -> Path | None:
     saved_world = int(resume.state["sampler"].get("world", d.world))
     notes = [f"changed: {', '.join(changed)}"] if changed else []
     if saved_world != d.world:
-        notes.append(f"{d.world} processes instead of {saved_world}: the same global batches")
+        notes.append(f"{d.world} processes instead of {saved_world}: the same global batches"
+                     + ("" if cfg.sync_bn else "; batch-norm statistics are per rank without "
+                        "--sync-bn, so the run differs slightly from one that did not change"))
     if resume.unverified:
         notes.append("no checksum in this file (an earlier version's): loaded unverified")
     note = f" ({'; '.join(notes)})" if notes else ""
