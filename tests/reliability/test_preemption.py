@@ -177,3 +177,28 @@ def test_sigterm_to_one_torchrun_rank_stops_every_rank_at_the_same_step(
     reliability("preemption", "SIGTERM to one of 2 torchrun ranks", 1,
                 f"every rank stops at the same step, exit 0, checkpoint there; resumed, "
                 f"weights within 1e-5 of a 1-process run ({worst:.1e})")
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_process_group_spares_the_loader_workers(tmp_path: Path,
+                                                                tiny_data: Path,
+                                                                reliability) -> None:  # noqa: ANN001
+    """torchrun and SLURM signal the whole process group: the data-loader workers get SIGTERM
+    too. They inherit the handler (fork), so they live on until the run has stopped."""
+    out = tmp_path / "run"
+    args = [*_args(tiny_data, out, 12), "--workers", "2"]
+    proc = subprocess.Popen([sys.executable, str(HOOKED), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=ENV,
+                            start_new_session=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("STEP 0 2"):
+            os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=300) == 0, "".join(lines[-40:])
+    text = "".join(lines)
+    assert "preempted (SIGTERM)" in text and "DataLoader worker" not in text
+    step = check_files(out)
+    assert 2 <= step < 12
+    reliability("preemption", "SIGTERM to the whole process group (2 data-loader workers)", 1,
+                "the workers live on; the run checkpoints at the step boundary and exits 0")

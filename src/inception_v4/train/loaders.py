@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from ..data import ImageDataset, build_loader
+from .preempt import ignore_in_worker
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -82,8 +83,10 @@ def train_loader(dataset: ImageDataset, per_rank_batch: int, rank: int, world: i
     if sampler.steps_per_epoch() < 1:
         raise ValueError(f"the training split has {len(dataset)} images, fewer than one global "
                          f"batch of {per_rank_batch * world}; lower --batch-size")
-    return build_loader(SeededSamples(dataset), per_rank_batch, shuffle=False, workers=workers,
-                        sampler=sampler, seed=seed, drop_last=True)
+    loader = build_loader(SeededSamples(dataset), per_rank_batch, shuffle=False,
+                          workers=workers, sampler=sampler, seed=seed, drop_last=True)
+    loader.worker_init_fn = ignore_in_worker  # SIGTERM to the process group: not theirs
+    return loader
 
 
 def eval_loader(dataset: ImageDataset, batch_size: int, rank: int, world: int, seed: int,
@@ -94,5 +97,7 @@ def eval_loader(dataset: ImageDataset, batch_size: int, rank: int, world: int, s
     if 0 < max_images < len(dataset):
         g = torch.Generator().manual_seed(seed)
         indices = sorted(torch.randperm(len(dataset), generator=g)[:max_images].tolist())
-    return build_loader(Subset(dataset, indices[rank::world]), batch_size, shuffle=False,
-                        workers=workers, seed=seed)
+    loader = build_loader(Subset(dataset, indices[rank::world]), batch_size, shuffle=False,
+                          workers=workers, seed=seed)
+    loader.worker_init_fn = ignore_in_worker
+    return loader

@@ -5,8 +5,9 @@ The handler only records the signal; the training loop finishes the step in flig
 rank agrees on the stop (``distributed.any_flag``, so a signal reaching one rank stops all at
 the same step), rank 0 writes a checkpoint at that step and the run returns normally
 (``inception-v4 train`` exits 0 naming the checkpoint). Further signals while it does so are
-counted and otherwise ignored, so they cannot interrupt the write. Forked data-loader workers
-inherit the handler, so a signal sent to the whole process group does not kill them.
+counted and otherwise ignored, so they cannot interrupt the write. Data-loader workers ignore
+both signals (:func:`ignore_in_worker`), so a signal sent to the whole process group, as
+torchrun and SLURM send it, does not kill them under the run.
 """
 
 from __future__ import annotations
@@ -52,3 +53,10 @@ def stop_signals() -> Iterator[StopRequest]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def ignore_in_worker(worker_id: int) -> None:
+    """A DataLoader ``worker_init_fn``: the worker ignores the stop signals (the main process
+    decides when to stop, and shuts its workers down then)."""
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
