@@ -75,7 +75,8 @@ def link_atomic(src: Path, dst: Path) -> None:
     """``dst`` becomes a hard link to ``src`` (atomically); a copy where links fail."""
     tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
     try:
-        tmp.unlink(missing_ok=True)
+        for stale in dst.parent.glob(f".{dst.name}.tmp*"):  # left by a killed writer
+            stale.unlink(missing_ok=True)
         os.link(src, tmp)
         os.replace(tmp, dst)
     except OSError:
