@@ -256,3 +256,20 @@ def test_random_flips_are_detected_or_harmless(runs: dict[str, Path], tmp_path: 
         reliability("checkpoint damage", "64 bytes flipped at a random offset, in bytes "
                     "nothing reads (slow test)", harmless,
                     "loads exactly what was written (checked tensor by tensor)")
+
+
+def test_a_checkpoint_without_checksum_needs_to_be_named(runs: dict[str, Path],
+                                                         tmp_path: Path, reliability) -> None:  # noqa: ANN001
+    """A run folder of an earlier version (only last.pt, no checksum): --resume auto does
+    not trust it, --resume PATH loads it and says it is unverified."""
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    last.parent.mkdir(parents=True)
+    shutil.copy(runs["stopped"] / "checkpoints" / "step-00000002.pt", last)
+    _resave(last, lambda s: s.pop("integrity"))
+    with pytest.raises(ValueError, match=r"last.pt: no checksum .*--resume PATH"):
+        find_resume("auto", tmp_path / "run")
+    resume = find_resume(str(last), tmp_path / "run")
+    assert resume.unverified and resume.state["progress"]["step"] == 2
+    reliability("checkpoint damage", "only checkpoint has no checksum (an earlier version's)", 1,
+                "--resume auto refuses it, saying how to use it; --resume PATH loads it, "
+                "marked unverified")
