@@ -1,10 +1,13 @@
 """``python faulty_train.py ARGS``: ``inception-v4 train ARGS`` with fault hooks for the
-kill tests. It prints ``WORKER <pid> <rank> <restart count>`` first, ``SAVED <step>`` after
-every checkpoint and, with ``RELIABILITY_SLOW_WRITE=SECONDS``, ``WRITING <step>`` half-way
-through each checkpoint write, then pauses there so that a SIGKILL lands inside the write."""
+kill tests. It prints ``WORKER <pid> <rank> <restart count>`` first, ``STEP <rank> <step>``
+after every training step, ``SAVED <step>`` after every checkpoint, ``STOPPED <rank> <why>
+<step>`` when training stops and, with ``RELIABILITY_SLOW_WRITE=SECONDS``, ``WRITING <step>``
+half-way through each checkpoint write, then pauses there so that a SIGKILL (or a second
+SIGTERM) lands inside the write."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import sys
@@ -15,7 +18,10 @@ import torch
 from inception_v4.cli import main
 from inception_v4.train import run_state as checkpoint
 
+fit_module = importlib.import_module("inception_v4.train.fit")
 _real_save, _real_save_run = torch.save, checkpoint.save_run
+_real_step, _real_epochs = fit_module.train_step, fit_module.train_epochs
+RANK = os.environ.get("RANK", "0")
 
 
 def say(line: str) -> None:
@@ -46,10 +52,24 @@ def _save_run(run, best=False):  # noqa: ANN001, ANN202
     return path
 
 
+def _train_step(run, images, labels):  # noqa: ANN001, ANN202
+    loss = _real_step(run, images, labels)
+    say(f"STEP {RANK} {run.step}")
+    return loss
+
+
+def _train_epochs(run, io):  # noqa: ANN001, ANN202
+    why = _real_epochs(run, io)
+    say(f"STOPPED {RANK} {why} {run.step}")
+    return why
+
+
 torch.save = _slow_save
 checkpoint.save_run = _save_run
+fit_module.train_step = _train_step
+fit_module.train_epochs = _train_epochs
 
 if __name__ == "__main__":
     restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-    say(f"WORKER {os.getpid()} {os.environ.get('RANK', '0')} {restart}")
+    say(f"WORKER {os.getpid()} {RANK} {restart}")
     sys.exit(main(["train", *sys.argv[1:]]))

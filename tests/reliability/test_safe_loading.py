@@ -107,7 +107,8 @@ def test_torn_checkpoint_is_a_clear_resume_error(run: Path, tmp_path: Path,
     data = (run / "checkpoints" / "last.pt").read_bytes()
     (out / "checkpoints" / "last.pt").write_bytes(data[: len(data) // 2])
     config = TrainConfig(data=str(tiny_data), out=str(out), max_steps=1, **TINY)
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match="no usable checkpoint .*not a readable checkpoint"):
         fit(replace(config, resume="auto"))
     reliability("safe loading", "truncated last.pt on resume", 1,
-                "ValueError: not a readable checkpoint, delete it or pass another")
+                "ValueError: no usable checkpoint (last.pt not readable); --resume never to "
+                "start over or --resume PATH")

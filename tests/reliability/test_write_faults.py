@@ -14,6 +14,7 @@ from conftest import TINY, tiny_args
 
 from inception_v4.cli import main
 from inception_v4.train import TrainConfig, fit, loop
+from inception_v4.train import checkpoints as files
 from inception_v4.train import run_state as checkpoint
 from inception_v4.train.run_state import CheckpointWriteError
 
@@ -41,14 +42,14 @@ def _fail_from_step(monkeypatch: pytest.MonkeyPatch, step: int, target: str,
                 raise error
             real_fsync(fd)
 
-        monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+        monkeypatch.setattr(files.os, "fsync", fsync)
     else:
         def fake_open(path, mode="r", *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
             if failing["on"] and "w" in mode:
                 raise error
             return open(path, mode, *args, **kwargs)
 
-        monkeypatch.setattr(checkpoint, "open", fake_open, raising=False)
+        monkeypatch.setattr(files, "open", fake_open, raising=False)
 
 
 def _assert_intact(out: Path, step: int) -> None:

@@ -11,7 +11,8 @@ from .config import TrainConfig, load_preset, parse_overrides, replace
 _FLAGS = {
     "model": str, "data": str, "out": str, "epochs": float, "max_steps": int,
     "batch_size": int, "image_size": int, "width": float, "depth": float,
-    "residual_scale": float, "resume": str, "checkpoint_every": int, "log_every": int,
+    "residual_scale": float, "resume": str, "checkpoint_every": int, "keep_checkpoints": int,
+    "log_every": int,
     "device": str, "amp": str, "workers": int, "seed": int,
 }
 
@@ -46,8 +47,11 @@ _HELP = {
     "epochs": "length of the schedule in epochs (may be fractional)",
     "max_steps": "stop after this many steps without changing the schedule (0: none)",
     "batch_size": "GLOBAL batch, split over torchrun ranks; lr scales by batch/reference_batch",
-    "resume": "auto (OUT/checkpoints/last.pt if present), never, or a checkpoint path",
-    "checkpoint_every": "write checkpoints/last.pt every this many steps (0: epoch ends only)",
+    "resume": "auto (the newest good checkpoint in OUT/checkpoints: a damaged one is reported "
+              "and the previous one used), never, or a checkpoint path",
+    "checkpoint_every": "write checkpoints/step-N.pt (and last.pt) every this many steps (0: "
+                        "epoch ends only)",
+    "keep_checkpoints": "how many step checkpoints to keep (the newest; at least 1)",
     "device": "auto, cpu, cuda or cuda:N",
     "amp": "mixed precision: off, bf16 or fp16 (fp16 uses a gradient scaler)",
     "workers": "DataLoader worker processes per rank",
@@ -101,6 +105,11 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"inception-v4 train: error: {err.strerror}", file=sys.stderr)
         return 2
     if result["world_size"] > 1 and not _is_rank0():
+        return 0
+    if result["stopped"] == "preempted":
+        print(f"inception-v4 train: preempted ({result['stop_signal']}) after step "
+              f"{result['steps']}; checkpoint {result['stopped_checkpoint']} written. Run the "
+              f"same command again (--resume auto) to continue from it.", flush=True)
         return 0
     print(format_summary(result))
     return 0

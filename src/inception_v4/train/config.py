@@ -85,6 +85,8 @@ class TrainConfig:
     resume: str = "auto"              # auto | never | PATH
     checkpoint_every: int = 1000      # steps; 0: at epoch ends only
     checkpoint_minutes: float = 0.0   # 0: off
+    keep_checkpoints: int = 2         # step files kept (the newest K); damaged ones fall back
+    allow_batch_change: bool = False  # resume with another global batch_size (not exact)
     log_every: int = 50
 
     def __post_init__(self) -> None:
@@ -116,7 +118,7 @@ _RANGES = {
     "max_minutes": (0.0, math.inf, True), "eval_every_steps": (0, math.inf, True),
     "eval_max_images": (0, math.inf, True), "workers": (0, math.inf, True),
     "checkpoint_every": (0, math.inf, True), "checkpoint_minutes": (0.0, math.inf, True),
-    "bn_momentum": (0.0, 1.0, True),
+    "bn_momentum": (0.0, 1.0, True), "keep_checkpoints": (1, math.inf, True),
 }
 
 

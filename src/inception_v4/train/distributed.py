@@ -123,6 +123,20 @@ def all_sum(values: list[float], d: Dist) -> list[float]:
     return t.tolist()
 
 
+def all_max(values: list[float], d: Dist) -> list[float]:
+    """Element-wise maximum over ranks (identity on one process)."""
+    if d.world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=d.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.tolist()
+
+
+def any_flag(flag: bool, d: Dist) -> bool:
+    """True on every rank when ``flag`` is true on any (a stop every rank must share)."""
+    return bool(all_max([float(flag)], d)[0])
+
+
 def rank0_flag(flag: bool, d: Dist) -> bool:
     """Rank 0's value of ``flag`` on every rank (decisions all ranks must share)."""
     if d.world == 1:

@@ -1,8 +1,10 @@
 """``fit(config)``: open the data, build the run, train epoch by epoch, evaluate, record.
 
 Every epoch and at the end the raw and the averaged weights are evaluated on the val split
-(``eval.csv``), ``checkpoints/last.pt`` is written (and copied to ``best.pt`` when the better
-of the two top-1 errors improved) and ``curves.png`` is redrawn.
+(``eval.csv``), a checkpoint ``checkpoints/step-N.pt`` is written (``last.pt`` points at it,
+``best.pt`` too when the better of the two top-1 errors improved) and ``curves.png`` is
+redrawn. SIGTERM or SIGUSR1 (:mod:`.preempt`) stops the run at the next step boundary with a
+checkpoint there; the summary says ``stopped: preempted``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from ..data import ImageDataset
-from . import distributed, run_state
+from . import distributed, preempt, run_state
 from .build import build_run, open_splits, per_rank_batch, wrap_model
 from .config import TrainConfig, to_dict
 from .distributed import Dist
@@ -45,6 +47,8 @@ class Io:
     evals: CsvLog | None = None
     window: Window = field(default_factory=Window)
     saved_at: float = field(default_factory=time.monotonic)
+    stop: preempt.StopRequest = field(default_factory=preempt.StopRequest)
+    stopped_at: str | None = None  # the checkpoint written when a stop signal came
     skipped_per_epoch: list[int] = field(default_factory=list)
     session_images: int = 0
     session_seconds: float = 0.0
@@ -58,24 +62,23 @@ def fit(config: TrainConfig, *, command: list[str] | None = None) -> dict:
     """
     d = distributed.setup(config.device)
     try:
-        return _fit(config, d, command)
+        with preempt.stop_signals() as stop:
+            return _fit(config, d, command, stop)
     finally:
         distributed.teardown(d)
 
 
-def _fit(config: TrainConfig, d: Dist, command: list[str] | None) -> dict:
+def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
+         stop_request: preempt.StopRequest) -> dict:
     started = time.monotonic()
     train_ds, val_ds = open_splits(config)
     per_rank = per_rank_batch(config, d)
     loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers)
     run = build_run(config, d, train_ds.num_classes, loader.sampler.steps_per_epoch())
-    resume = run_state.find_resume(config.resume, config.out)
-    if resume is not None:
-        changed = run_state.restore_run(run, resume)
-        note = f" (changed: {', '.join(changed)})" if changed else ""
-        _say(d, f"resuming from {resume} at step {run.step}, epoch {run.epoch}{note}")
+    resume = resume_run(run)
     run.model = wrap_model(run.net, config, d)
     io = open_io(run, loader, val_ds, resume is not None)
+    io.stop = stop_request
     if d.main:
         write_config_json(Path(config.out), to_dict(config), command, {
             "world_size": d.world, "device": str(d.device), "num_classes": train_ds.num_classes,
@@ -92,6 +95,36 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None) -> dict:
         if io.metrics is not None and io.metrics.tensorboard is not None:
             io.metrics.tensorboard.close()
     return summary(run, io, stop, time.monotonic() - started)
+
+
+def resume_run(run: Run) -> Path | None:
+    """Continue from the checkpoint ``--resume`` names (auto: the newest good one; damaged
+    newer ones are reported and set aside); returns its path, None for a fresh start."""
+    cfg, d = run.config, run.dist
+    resume = run_state.find_resume(cfg.resume, cfg.out, d.device)
+    if resume is None:
+        return None
+    for path, why in resume.damaged:
+        _say(d, f"damaged checkpoint {path}: {why}; set aside as {path.name}.damaged, "
+                f"trying the previous one")
+    changed = run_state.restore_run(run, resume.path, resume.state)
+    low, high = distributed.all_max([-run.step, run.step], d)
+    if -low != high:
+        raise RuntimeError(f"the ranks resumed from different steps ({-low:.0f} to {high:.0f}): "
+                           f"{cfg.out} must be on a file system every node shares")
+    if d.main:
+        run_state.tidy_after_resume(cfg.out, resume.path, run.step, resume.damaged)
+    saved_world = int(resume.state["sampler"].get("world", d.world))
+    notes = [f"changed: {', '.join(changed)}"] if changed else []
+    if saved_world != d.world:
+        notes.append(f"{d.world} processes instead of {saved_world}: the same global batches"
+                     + ("" if cfg.sync_bn else "; batch-norm statistics are per rank without "
+                        "--sync-bn, so the run differs slightly from one that did not change"))
+    if resume.unverified:
+        notes.append("no checksum in this file (an earlier version's): loaded unverified")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    _say(d, f"resuming from {resume.path} at step {run.step}, epoch {run.epoch}{note}")
+    return resume.path
 
 
 def open_io(run: Run, loader: DataLoader, val_ds: ImageDataset, resumed: bool) -> Io:
@@ -116,13 +149,18 @@ def train_epochs(run: Run, io: Io) -> str:
     """Epochs until the schedule ends or a limit stops the run; returns why it stopped."""
     while True:
         stop = stop_reason(run, io) or train_one_epoch(run, io)
+        if stop == "preempted":  # checkpoint this step boundary; no evaluation (little time)
+            io.stopped_at = str(run_state.save_run(run))
+            io.progress.message(f"{io.stop.name}: stopped after step {run.step}, checkpoint "
+                                f"{io.stopped_at}")
+            return stop
         epoch_done = run.position >= run.steps_per_epoch
         if epoch_done:
             skipped = int(distributed.all_sum([float(run.skipped)], run.dist)[0])
             io.skipped_per_epoch.append(skipped)
             io.progress.message(f"epoch {run.epoch + 1} done: {skipped} unreadable training "
                                 f"images skipped")
-        if epoch_done or (stop and run.last_eval.get("step") != run.step):
+        if (epoch_done or stop) and run.last_eval.get("step") != run.step:
             evaluate_and_record(run, io)
         if epoch_done:
             run.epoch, run.position, run.skipped = run.epoch + 1, 0, 0
@@ -190,6 +228,8 @@ def log_metrics(run: Run, io: Io) -> None:
 
 def stop_reason(run: Run, io: Io) -> str | None:
     cfg = run.config
+    if distributed.any_flag(io.stop.signal is not None, run.dist):
+        return "preempted"
     if run.step >= io.total_steps:
         return "max_steps" if cfg.max_steps and run.step >= cfg.max_steps else "done"
     if cfg.max_minutes > 0 and distributed.rank0_flag(run.seconds >= 60 * cfg.max_minutes,
@@ -231,6 +271,8 @@ def summary(run: Run, io: Io, stop: str, wall: float) -> dict:
         "train_seconds": run.seconds, "wall_seconds": wall, "world_size": run.dist.world,
         "skipped_per_epoch": io.skipped_per_epoch, "out": str(out),
         "checkpoint": run.last_checkpoint, "curves": str(out / "curves.png"),
+        "stop_signal": io.stop.name if stop == "preempted" else None,
+        "stopped_checkpoint": io.stopped_at,
     }
 
 

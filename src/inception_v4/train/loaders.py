@@ -1,10 +1,13 @@
 """Training and evaluation loaders over the data package, with reproducible order.
 
-The order of an epoch is a function of ``(seed, epoch)`` only (``DistributedSampler``'s
-permutation, sharded across ranks), and every sample's augmentation is drawn from a
-generator seeded with ``(seed, epoch, index)``, independent of the workers and of what ran
-before. So a run resumed in the middle of an epoch (``start`` batches skipped) sees exactly
-the batches the uninterrupted run would have seen.
+The order of an epoch is defined in global batches, whatever the number of processes: a
+permutation of the training set drawn from ``(seed, epoch)``, cut into ``steps_per_epoch``
+global batches of ``batch_size`` (the incomplete rest dropped), of which rank ``r`` of ``w``
+takes every ``w``-th image starting at ``r``. Every sample's augmentation is drawn from a
+generator seeded with ``(seed, epoch, index)``, independent of the workers, the rank and of
+what ran before. So a run resumed in the middle of an epoch (``start`` batches skipped), on
+the same or on another number of processes, sees exactly the global batches the
+uninterrupted run would have seen.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from ..data import ImageDataset, build_loader
+from .preempt import ignore_in_worker
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -22,30 +26,38 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     return ((seed * 1_000_003 + epoch) * 2_654_435_761 + index) % (2**63)
 
 
-class EpochSampler(Sampler):
-    """``(index, sample_seed)`` pairs of this rank's share of epoch ``epoch``.
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The permutation of epoch ``epoch`` (the one ``DistributedSampler`` draws)."""
+    g = torch.Generator()
+    g.manual_seed(seed + epoch)
+    return torch.randperm(n, generator=g).tolist()
 
-    ``set_epoch(epoch, start)`` skips the first ``start`` batches (mid-epoch resume).
+
+class EpochSampler(Sampler):
+    """``(index, sample_seed)`` pairs of this rank's share of each global batch of epoch
+    ``epoch``. ``set_epoch(epoch, start)`` skips the first ``start`` global batches
+    (mid-epoch resume).
     """
 
     def __init__(self, n: int, batch_size: int, rank: int, world: int, seed: int) -> None:
-        self.order = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True,
-                                        seed=seed, drop_last=False)
-        self.batch_size, self.seed, self.epoch, self.start = batch_size, seed, 0, 0
+        self.n, self.batch_size, self.rank, self.world = n, batch_size, rank, world
+        self.global_batch = batch_size * world
+        self.seed, self.epoch, self.start = seed, 0, 0
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
         self.epoch, self.start = epoch, start
-        self.order.set_epoch(epoch)
 
     def steps_per_epoch(self) -> int:
-        return len(self.order) // self.batch_size
+        return self.n // self.global_batch
 
     def __len__(self) -> int:
-        return (self.steps_per_epoch() - self.start) * self.batch_size
+        return max(self.steps_per_epoch() - self.start, 0) * self.batch_size
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        indices = list(self.order)[self.start * self.batch_size:]
-        return iter([(i, sample_seed(self.seed, self.epoch, i)) for i in indices][:len(self)])
+        order, size = epoch_order(self.n, self.seed, self.epoch), self.global_batch
+        for step in range(self.start, self.steps_per_epoch()):
+            for i in order[step * size:(step + 1) * size][self.rank::self.world]:
+                yield i, sample_seed(self.seed, self.epoch, i)
 
 
 class SeededSamples(Dataset):
@@ -69,10 +81,12 @@ def train_loader(dataset: ImageDataset, per_rank_batch: int, rank: int, world: i
     """A loader whose ``sampler`` is an :class:`EpochSampler` (call its ``set_epoch``)."""
     sampler = EpochSampler(len(dataset), per_rank_batch, rank, world, seed)
     if sampler.steps_per_epoch() < 1:
-        raise ValueError(f"the training split has {len(dataset)} images, fewer than one batch "
-                         f"of {per_rank_batch} per rank; lower --batch-size")
-    return build_loader(SeededSamples(dataset), per_rank_batch, shuffle=False, workers=workers,
-                        sampler=sampler, seed=seed, drop_last=True)
+        raise ValueError(f"the training split has {len(dataset)} images, fewer than one global "
+                         f"batch of {per_rank_batch * world}; lower --batch-size")
+    loader = build_loader(SeededSamples(dataset), per_rank_batch, shuffle=False,
+                          workers=workers, sampler=sampler, seed=seed, drop_last=True)
+    loader.worker_init_fn = ignore_in_worker  # SIGTERM to the process group: not theirs
+    return loader
 
 
 def eval_loader(dataset: ImageDataset, batch_size: int, rank: int, world: int, seed: int,
@@ -83,5 +97,7 @@ def eval_loader(dataset: ImageDataset, batch_size: int, rank: int, world: int, s
     if 0 < max_images < len(dataset):
         g = torch.Generator().manual_seed(seed)
         indices = sorted(torch.randperm(len(dataset), generator=g)[:max_images].tolist())
-    return build_loader(Subset(dataset, indices[rank::world]), batch_size, shuffle=False,
-                        workers=workers, seed=seed)
+    loader = build_loader(Subset(dataset, indices[rank::world]), batch_size, shuffle=False,
+                          workers=workers, seed=seed)
+    loader.worker_init_fn = ignore_in_worker
+    return loader

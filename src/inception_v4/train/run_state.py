@@ -10,111 +10,91 @@ sampler state (seed, epoch, position) and the RNG states (as tensors), and the c
 from __future__ import annotations
 
 import os
-import pickle
 import random
-import shutil
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from ..weights.training_checkpoint import integrity_problem, seal
+from . import checkpoints
+from .checkpoints import (
+    BEST,
+    LAST,
+    CheckpointWriteError,
+    checkpoint_dir,
+    copy_atomic,
+    load,
+    save_atomic,
+)
 from .config import to_dict
 
 if TYPE_CHECKING:
     from .loop import Run
 
-LAST, BEST = "last.pt", "best.pt"
+__all__ = ["BEST", "LAST", "CheckpointWriteError", "checkpoint_dir", "copy_atomic", "load",
+           "save_atomic"]  # the file helpers, for code that imported them from here
 
 
-def checkpoint_dir(out: str | Path) -> Path:
-    return Path(out) / "checkpoints"
+@dataclass
+class Resume:
+    """A checkpoint to continue from, loaded and checked."""
+
+    path: Path
+    state: dict
+    damaged: list[tuple[Path, str]] = field(default_factory=list)  # newer files passed over
+    unverified: bool = False  # a --resume PATH without a checksum (an older file)
 
 
-class CheckpointWriteError(OSError):
-    """A checkpoint could not be written (no space, no permission, ...); the previous one
-    is left as it was. The message names the file, the reason and what to do."""
+def find_resume(resume: str, out: str | Path, device: torch.device | str = "cpu"
+                ) -> Resume | None:
+    """The checkpoint to continue from, or None.
 
-
-def save_atomic(obj: dict, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, fsync, rename over ``path``.
-
-    A failure removes the temporary file and raises :class:`CheckpointWriteError`; ``path``
-    keeps its previous content. Temporary files of killed writers are removed first."""
-    _write_atomic(path, lambda f: torch.save(obj, f))
-
-
-def copy_atomic(src: Path, dst: Path) -> None:
-    def copy(f: Any) -> None:
-        with open(src, "rb") as source:
-            shutil.copyfileobj(source, f)
-
-    _write_atomic(dst, copy)
-
-
-def _write_atomic(path: Path, write: Callable[[Any], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in path.parent.glob(f".{path.name}.tmp*"):  # left by a killed writer
-            stale.unlink(missing_ok=True)
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        kept = (f"the previous {path.name} is intact" if path.is_file()
-                else f"no earlier {path.name} exists")
-        raise CheckpointWriteError(
-            err.errno, f"cannot write checkpoint {path}: {err.strerror or err} ({kept}); free "
-            f"disk space or fix the folder's permissions, then rerun with --resume auto") \
-            from err
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not supported on this platform
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def load(path: str | Path, device: torch.device | str = "cpu") -> dict:
-    """A checkpoint written by :func:`save_atomic`; never unpickles arbitrary objects."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(f"refused to load {path}: it holds Python objects other than tensors, "
-                         f"and unpickling them could run arbitrary code ("
-                         f"{str(err).splitlines()[0]})") from None
-    except (RuntimeError, EOFError) as err:
-        raise ValueError(f"{path} is not a readable checkpoint ({str(err).splitlines()[0]}); "
-                         f"delete it to start over, or pass another with --resume") from None
-
-
-def find_resume(resume: str, out: str | Path) -> Path | None:
-    """The checkpoint to continue from: ``auto`` → ``OUT/checkpoints/last.pt`` if present,
-    ``never`` → None, anything else → that path (which must exist)."""
+    ``auto``: the newest good one in ``OUT/checkpoints``, with the newer damaged ones passed
+    over (file, reason); None when there is no checkpoint at all; ValueError when there are
+    some but none is good. ``never``: None. A path: that file, which must exist and match its
+    checksum when it records one (files of earlier versions, without one, are loaded)."""
     if resume == "never":
         return None
     if resume == "auto":
-        last = checkpoint_dir(out) / LAST
-        return last if last.is_file() else None
+        path, state, damaged = checkpoints.newest_good(checkpoint_dir(out), device)
+        if path is None and damaged:
+            raise ValueError(
+                f"cannot resume: no usable checkpoint in {checkpoint_dir(out)} ("
+                + "; ".join(f"{p.name}: {why}" for p, why in damaged)
+                + "). Pass --resume never to start over, or --resume PATH to use a file you "
+                "trust (one without a checksum, written by an earlier version, loads that way)")
+        return None if path is None else Resume(path, state, damaged)
     path = Path(resume)
     if not path.is_file():
         raise FileNotFoundError(f"--resume {resume}: no such checkpoint; use auto, never or "
                                 "the path of a .pt file")
-    return path
+    state = checkpoints.load(path, device)
+    problem = integrity_problem(state) if isinstance(state, dict) else "not a dict"
+    if problem is not None and not problem.startswith("no checksum"):
+        raise ValueError(f"--resume {resume}: {path} is damaged: {problem}; pass an older "
+                         f"checkpoint (checkpoints/step-*.pt) or --resume never")
+    return Resume(path, state, unverified=problem is not None)
+
+
+def tidy_after_resume(out: str | Path, resumed: Path, step: int,
+                      damaged: list[tuple[Path, str]]) -> list[Path]:
+    """Rank 0, after a resume from ``resumed`` (at ``step``): damaged files set aside as
+    ``*.damaged``, step files of later steps (an abandoned attempt's) as ``*.superseded``,
+    and ``last.pt`` pointed at ``resumed``. Returns the files moved."""
+    directory = checkpoint_dir(out)
+    moved = [checkpoints.set_aside(p) for p, _ in damaged if p.is_file()]
+    for later_step, path in checkpoints.step_files(directory):
+        if later_step > step and path.resolve() != resumed.resolve():
+            target = path.with_name(path.name + ".superseded")
+            os.replace(path, target)
+            moved.append(target)
+    last = directory / LAST
+    if resumed.parent.resolve() == directory.resolve() and resumed.name != LAST:
+        checkpoints.link_atomic(resumed, last)
+    return moved
 
 
 def rng_state() -> dict[str, Any]:
@@ -144,7 +124,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(cuda)
 
 
-# Fields a resumed run must share with the checkpoint (they fix shapes, order or optimiser).
+# Fields a resumed run must share with the checkpoint (they fix shapes, order or optimiser);
+# batch_size too unless allow_batch_change (see restore_run).
 MUST_MATCH = ("model", "width", "depth", "residual_scale", "aux_logits", "optimizer",
               "batch_size", "seed", "image_size")
 
@@ -153,7 +134,7 @@ def snapshot(run: Run) -> dict[str, Any]:
     """Everything needed to continue ``run`` exactly, as tensors and plain values."""
     cfg = run.config
     return {
-        "format": 1,
+        "format": 2,
         "model": run.net.state_dict(),
         "ema": run.ema.state_dict() if run.ema is not None else None,
         "optimizer": run.optimizer.state_dict(),
@@ -170,27 +151,36 @@ def snapshot(run: Run) -> dict[str, Any]:
 
 
 def save_run(run: Run, best: bool = False) -> Path:
-    """Write ``last.pt`` (and copy it to ``best.pt``); rank 0 only. Returns the path."""
+    """Write ``step-N.pt`` with its checksum, point ``last.pt`` (and ``best.pt``) at it and
+    delete step files beyond the newest ``keep_checkpoints``; rank 0 only. Returns the
+    step file's path."""
     directory = checkpoint_dir(run.config.out)
-    last = directory / LAST
+    path, last = checkpoints.step_path(directory, run.step), directory / LAST
     if run.dist.main:
-        save_atomic(snapshot(run), last)
+        save_atomic(seal(snapshot(run)), path)
+        checkpoints.link_atomic(path, last)
         if best:
-            copy_atomic(last, directory / BEST)
+            checkpoints.link_atomic(path, directory / BEST)
+        checkpoints.prune(directory, run.config.keep_checkpoints, run.step)
     run.last_checkpoint, run.checkpoint_step = str(last), run.step
-    return last
+    return path
 
 
-def restore_run(run: Run, path: Path) -> list[str]:
-    """Load ``path`` into ``run``; returns the config fields that differ (allowed ones)."""
-    state = load(path, run.dist.device)
+def restore_run(run: Run, path: Path, state: dict) -> list[str]:
+    """Put ``state`` (loaded from ``path``) into ``run``; returns the config fields that
+    differ (allowed ones). Another number of processes is fine (the data order is in global
+    batches); another global batch size only with ``allow_batch_change``."""
     saved = state["config"]
     changed = [k for k, v in to_dict(run.config).items() if saved.get(k, v) != v]
-    bad = [k for k in changed if k in MUST_MATCH]
+    must = [k for k in MUST_MATCH if k != "batch_size" or not run.config.allow_batch_change]
+    bad = [k for k in changed if k in must]
     if bad:
+        hint = (" (global; the data order, the step count and the learning rate follow it: "
+                "set allow_batch_change=true to continue with the new one anyway)"
+                if "batch_size" in bad else "")
         raise ValueError(f"cannot resume from {path}: it was trained with "
                          + ", ".join(f"{k}={saved[k]!r}" for k in bad)
-                         + "; use the same settings or --resume never")
+                         + f"{hint}; use the same settings or --resume never")
     run.net.load_state_dict(state["model"])
     if run.ema is not None and state["ema"] is not None:
         run.ema.load_state_dict(state["ema"])
@@ -201,7 +191,11 @@ def restore_run(run: Run, path: Path) -> list[str]:
     run.seconds, run.best_err, run.skipped = float(p["seconds"]), float(p["best_err"]), \
         int(p["skipped"])
     run.last_eval = dict(p.get("last_eval", {}))
-    if run.position >= run.steps_per_epoch:
+    if "batch_size" in changed:  # the same images consumed, counted in new batches
+        run.position = run.position * int(saved["batch_size"]) // run.config.batch_size
+        run.step = run.epoch * run.steps_per_epoch + run.position
+    # an epoch end whose evaluation was not done yet (a preempted run) is done on resuming
+    if run.position >= run.steps_per_epoch and run.last_eval.get("step") == run.step:
         run.epoch, run.position, run.skipped = run.epoch + 1, 0, 0
     set_rng_state(state["rng"])
     run.last_checkpoint, run.checkpoint_step = str(path), run.step

@@ -29,7 +29,13 @@ from ..models import Network, build_network
 from .hub import is_hub_source
 from .pretrained import infer_num_classes, layout_for, load_weights, resolve_source
 from .sources import Weights, read_weights
-from .training_checkpoint import ARG_KEYS, checkpoint_state, read_training_checkpoint, run_classes
+from .training_checkpoint import (
+    ARG_KEYS,
+    check_part,
+    checkpoint_state,
+    read_training_checkpoint,
+    run_classes,
+)
 
 
 def resolve_model(source: str | Path, *, name: str | None = None, ema: bool = False,
@@ -94,6 +100,7 @@ def from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
     if ema and not ckpt.get("ema"):
         raise ValueError(f"{path} holds no averaged weights (trained with ema_decay=0?); "
                          f"load it without ema")
+    check_part(ckpt, "ema" if ema else "model", path)
     state = checkpoint_state(ckpt["ema"] if ema else ckpt["model"])
     if "head.fc.weight" not in state:
         raise ValueError(f"{path}: no classifier (head.fc.weight) in the checkpoint of {name}; "
