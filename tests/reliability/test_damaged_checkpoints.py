@@ -17,7 +17,7 @@ from conftest import TINY
 from inception_v4 import load_model
 from inception_v4.cli import main
 from inception_v4.train import TrainConfig, fit
-from inception_v4.train import checkpoints as files
+from inception_v4.train import checkpoint_files as files
 from inception_v4.train.run_state import find_resume
 
 

@@ -87,16 +87,27 @@ def _close(a: Path, b: Path) -> float:
     return worst
 
 
+def _elastic(tmp_path: Path, capsys: pytest.CaptureFixture,
+             stages: list[tuple[int, int]]) -> tuple[float, str]:
+    """Train one run folder in stages of (processes, until step), then compare it with an
+    uninterrupted 1-process run to the same step; returns (largest difference, the last
+    1-process stage's output)."""
+    data = make_image_folder(tmp_path / "data")
+    _one_process(tmp_path / "one", data, stages[-1][1], capsys)
+    out, text = tmp_path / "elastic", ""
+    for processes, steps in stages:
+        if processes == 1:
+            text = _one_process(out, data, steps, capsys)
+        else:
+            _torchrun(out, data, steps, processes)
+    return _close(tmp_path / "one", out), text
+
+
 @gloo
 def test_two_processes_then_one_match_an_uninterrupted_one_process_run(
         tmp_path: Path, capsys: pytest.CaptureFixture, reliability) -> None:  # noqa: ANN001
-    data = make_image_folder(tmp_path / "data")
-    _one_process(tmp_path / "one", data, 4, capsys)
-    out = tmp_path / "elastic"
-    _torchrun(out, data, 2)
-    text = _one_process(out, data, 4, capsys)  # crosses the epoch boundary on 1 process
+    _, text = _elastic(tmp_path, capsys, [(2, 2), (1, 4)])  # 1 process crosses the epoch end
     assert "1 processes instead of 2: the same global batches" in text
-    _close(tmp_path / "one", out)
     reliability("elastic training", "resume on 1 process from a 2-process checkpoint "
                 "(--sync-bn, fast test)", 1, "final weights within 1e-5 of a 1-process run")
 
@@ -105,13 +116,7 @@ def test_two_processes_then_one_match_an_uninterrupted_one_process_run(
 @gloo
 def test_two_then_one_then_two_processes_match_one_process(
         tmp_path: Path, capsys: pytest.CaptureFixture, reliability) -> None:  # noqa: ANN001
-    data = make_image_folder(tmp_path / "data")
-    _one_process(tmp_path / "one", data, 6, capsys)
-    out = tmp_path / "elastic"
-    _torchrun(out, data, 2)
-    _one_process(out, data, 4, capsys)
-    _torchrun(out, data, 6)
-    worst = _close(tmp_path / "one", out)
+    worst, _ = _elastic(tmp_path, capsys, [(2, 2), (1, 4), (2, 6)])
     reliability("elastic training", "2 -> 1 -> 2 processes (--sync-bn, slow test)", 1,
                 f"final weights within 1e-5 of a 1-process run (largest difference "
                 f"{worst:.1e})")

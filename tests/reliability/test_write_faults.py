@@ -14,7 +14,7 @@ from conftest import TINY, tiny_args
 
 from inception_v4.cli import main
 from inception_v4.train import TrainConfig, fit, loop
-from inception_v4.train import checkpoints as files
+from inception_v4.train import checkpoint_files as files
 from inception_v4.train import run_state as checkpoint
 from inception_v4.train.run_state import CheckpointWriteError
 

@@ -20,7 +20,7 @@ import torch
 
 from ..weights.training_checkpoint import integrity_problem, seal
 from . import checkpoints
-from .checkpoints import (
+from .checkpoint_files import (
     BEST,
     LAST,
     CheckpointWriteError,
