@@ -38,7 +38,8 @@ HUB_WEIGHTS = {
     "inception_v4": "timm:inception_v4.tf_in1k",
     "inception_resnet_v2": "timm:inception_resnet_v2.tf_in1k",
 }
-_TIMM_KEYS = ("input_size", "min_input_size", "interpolation", "crop_pct", "mean", "std")
+_TIMM_KEYS = ("input_size", "min_input_size", "pool_size", "interpolation", "crop_pct", "mean",
+              "std", "first_conv", "classifier")
 _MODEL_ARGS = tuple(p for p in inspect.signature(create_model).parameters
                     if p not in ("name", "pretrained"))
 _TIMM_ONLY = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
@@ -49,7 +50,7 @@ def timm_cfg(name: str) -> dict[str, Any]:
     ours = default_cfg(name)
     cfg = {k: ours[k] for k in _TIMM_KEYS if ours.get(k) is not None}
     cfg.update(architecture=PREFIX + name, num_classes=get_spec(name).num_classes,
-               first_conv="stem.conv1a.conv", classifier="head.fc", license="apache-2.0",
+               license="apache-2.0",
                paper_ids="arXiv:1602.07261", origin_url="https://arxiv.org/abs/1602.07261")
     if ours.get("normalize") == "per_image":
         cfg.update(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), notes=(
