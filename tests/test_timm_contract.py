@@ -87,6 +87,21 @@ def test_num_classes_0_and_global_pool_unpooled_through_timm(name):
         model.reset_classifier(5, "max")
 
 
+def test_pretrained_with_another_head_keeps_the_loaded_body(tmp_path):
+    saved = inception_v4.create_model("inception_resnet_v1", num_classes=5, **TINY)
+    inception_v4.save_pretrained(saved, tmp_path / "w")
+    want = saved.state_dict()
+    overlay = {"file": str(tmp_path / "w")}  # timm's pretrained_cfg_overlay / --pretrained-path
+    for head in ({"num_classes": 0, "global_pool": ""}, {"num_classes": 7}, {}):
+        model = timm.create_model("iv4_inception_resnet_v1", pretrained=True, **TINY, **head,
+                                  pretrained_cfg_overlay=overlay)
+        state = model.state_dict()
+        assert all(torch.equal(v, want[k]) for k, v in state.items() if not k.startswith("head."))
+        assert model.num_classes == head.get("num_classes", 5)  # as in timm: a new head
+        assert model.head.global_pool == head.get("global_pool", "avg")
+    assert torch.equal(state["head.fc.weight"], want["head.fc.weight"])  # the same: kept
+
+
 def test_timm_optimizer_factory_groups_by_group_matcher_with_layer_decay():
     model = timm.create_model("iv4_inception_resnet_v2", num_classes=5, **TINY)
     assert model.no_weight_decay() == set()
@@ -183,6 +198,8 @@ def test_torchscript_of_the_eval_model(name):
         torch.testing.assert_close(scripted(x), want)
         feats = scripted.forward_features(x)
         torch.testing.assert_close(scripted.forward_head(feats), want)
+    with pytest.raises(torch.jit.Error, match="H and W at least min_input_size"):
+        scripted(torch.randn(1, 3, 60, 60))  # the shape check, as a TorchScript assert
 
 
 def test_torch_compile_fullgraph_without_graph_breaks():
@@ -224,6 +241,7 @@ def test_a_few_steps_with_timms_training_loop_pieces():
                               momentum=0.9)
     sched, epochs = create_scheduler_v2(opt, "step", num_epochs=2, decay_epochs=1,
                                         decay_rate=0.94)
+    model.set_grad_checkpointing(True)  # timm train.py's --grad-checkpointing
     ema = ModelEmaV3(model, decay=0.5)
     mixup = Mixup(mixup_alpha=0.2, num_classes=4, label_smoothing=0.1)
     losses = {"smooth": LabelSmoothingCrossEntropy(0.1), "soft": SoftTargetCrossEntropy()}

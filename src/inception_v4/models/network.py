@@ -134,7 +134,7 @@ class Network(Intermediates, nn.Module):
                  drop_rate: float = 0.2, aux_logits: bool = False, residual: bool = True,
                  global_pool: str = "avg") -> None:
         super().__init__()
-        self.spec, self.in_chans = spec, in_chans
+        self.spec, self.in_chans, self.min_input_size = spec, in_chans, MIN_INPUT_SIZE
         self.stem = spec.stages[0].block(in_chans, spec.stages[0].channels)
         stages, ch = [], self.stem.out_channels
         for row in spec.stages[1:]:
@@ -215,6 +215,11 @@ class Network(Intermediates, nn.Module):
             self.check_input(x)
             if self.grad_checkpointing and self.training and torch.is_grad_enabled():
                 return self._forward_recompute(x)
+        else:  # TorchScript: the shape check alone, as an assert (the messages do not script)
+            torch._assert(x.dim() == 4 and x.shape[1] == self.in_chans
+                          and min(x.shape[-2], x.shape[-1]) >= self.min_input_size,
+                          "input x must be N × in_chans × H × W, H and W at least "
+                          "min_input_size (the eager model says more)")
         x = self.stem(x)
         aux_in = x
         for i, stage in enumerate(self.stages):
