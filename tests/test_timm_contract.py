@@ -157,6 +157,7 @@ def test_prune_to_a_stem_tap_keeps_its_maps():
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.filterwarnings("ignore:NOTE:UserWarning")  # torchvision: train graph has more
 @pytest.mark.parametrize("name", NAMES)
 def test_fx_trace_and_torchvision_feature_extractor(name):
     from torchvision.models.feature_extraction import (

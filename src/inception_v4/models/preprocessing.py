@@ -2,7 +2,9 @@
 for preprocessing, kept beside the spec tables (torchvision's idea: weights and their
 transforms travel together); read them through ``default_cfg(name)``, which copies. The data
 package, evaluation, timm compatibility and the
-weights format all read these; a model carries its own copy as ``model.pretrained_cfg``.
+weights format all read these; a model carries its own copy as ``model.pretrained_cfg``
+(with its ``num_classes``). Beside the preprocessing, the keys timm's tools read off a model:
+``pool_size`` (the last feature grid), ``first_conv`` and ``classifier`` (module names).
 """
 
 from __future__ import annotations
