@@ -74,18 +74,23 @@ class _Names:
         return f"ILSVRC2012_val_{i + 1:08d}.JPEG"
 
 
-def test_evaluate_prints_and_writes_the_paper_beside_the_measured(monkeypatch, tmp_path, capsys):
-    """The command's path on ILSVRC-2012 validation, with the evaluation itself stubbed."""
+@pytest.fixture
+def stubbed(monkeypatch):
+    """``evaluate``/``ensemble`` on ILSVRC-2012 validation with the evaluation stubbed: 50,000
+    names in 1000 classes, 20 % top-1 and 5 % top-5 error, 1001-output models."""
     n = 50_000
-    correct1 = torch.arange(n) % 5 != 0  # 20 % top-1 error
+    correct1, correct5 = torch.arange(n) % 5 != 0, torch.arange(n) % 20 != 0
     pred = Predictions(torch.arange(n), torch.zeros(n), torch.zeros(n, 5), torch.zeros(n, 5),
-                       torch.zeros(n), correct1, torch.arange(n) % 20 != 0, seconds=1.0)
-    model = SimpleNamespace(num_classes=1001)
-    monkeypatch.setattr(commands, "load_for_eval", lambda *a, **k: (
-        model, {"model": "inception_v4", "weights": "w", "classes": None}))
+                       torch.zeros(n), correct1, correct5, seconds=1.0)
+    monkeypatch.setattr(commands, "load_for_eval", lambda name, weights, **k: (
+        SimpleNamespace(num_classes=1001),
+        {"model": name or "inception_v4", "weights": weights, "classes": None}))
     monkeypatch.setattr(commands, "open_eval_dataset", lambda *a, **k: (_Names(), {
         "layout": "flat+labels", "split": "all", "images_found": n, "labels": "val.txt"}))
     monkeypatch.setattr(commands, "collect_predictions", lambda *a, **k: pred)
+
+
+def test_evaluate_prints_and_writes_the_paper_beside_the_measured(stubbed, tmp_path, capsys):
     blacklist = tmp_path / "blacklist.txt"
     blacklist.write_text("\n".join(str(i) for i in range(1, 1763)) + "\n")
     out = tmp_path / "r.json"
@@ -100,3 +105,14 @@ def test_evaluate_prints_and_writes_the_paper_beside_the_measured(monkeypatch, t
     rows = {(x["set"], x["source"]): x for x in r["published"]["rows"]}
     assert rows[("non-blacklisted", "paper Table 2")]["top1_err"] == 0.2  # a fraction
     assert rows[("all", "timm tf_in1k")]["reference"].startswith("timm results-imagenet.csv")
+
+
+def test_ensemble_of_table_5_members_prints_table_5(stubbed, tmp_path, capsys):
+    members = ["inception_v4=a"] + [f"inception_resnet_v2={w}" for w in "bcd"]
+    argv = [x for m in members for x in ("--member", m)]
+    out = tmp_path / "r.json"
+    assert main(["ensemble", *argv, "--data", "val", "--crops", "144", "--json", str(out)]) == 0
+    assert "  paper Table 5                 16.50%      3.10%" in capsys.readouterr().out
+    assert json.loads(out.read_text())["published"]["rows"][0]["top5_err"] == 0.031
+    assert main(["ensemble", *argv[:4], "--data", "val", "--crops", "144"]) == 0
+    assert "published figures omitted: no published figure" in capsys.readouterr().out

@@ -248,16 +248,16 @@ def test_a_few_steps_with_timms_training_loop_pieces():
     losses = {"smooth": LabelSmoothingCrossEntropy(0.1), "soft": SoftTargetCrossEntropy()}
     start = [p.detach().clone() for p in model.parameters()]
     x, y = torch.randn(4, 3, 75, 75), torch.tensor([0, 1, 2, 3])
-    for epoch in range(epochs):
+    assert epochs == len(losses)
+    for epoch, (kind, loss_fn) in enumerate(losses.items()):  # one step per "epoch"
         model.train()
-        for kind, loss_fn in losses.items():
-            inputs, target = mixup(x.clone(), y) if kind == "soft" else (x, y)
-            loss = loss_fn(model(inputs), target)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            ema.update(model)
-            assert torch.isfinite(loss)
+        inputs, target = mixup(x.clone(), y) if kind == "soft" else (x, y)
+        loss = loss_fn(model(inputs), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        ema.update(model)
+        assert torch.isfinite(loss)
         sched.step(epoch + 1)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.01 * 0.94 ** epochs)
     assert all(not torch.equal(a, b) for a, b in zip(start, model.parameters(), strict=True)
