@@ -69,6 +69,8 @@ def test_evaluate_cli_single_crop_matches_plain_forward_pass(trained: dict, tmp_
                                                                  "confusions.csv", "worst.png"}
     printed = capsys.readouterr().out
     assert "top-1 err" in printed and f"{100 * r['top1_err']:.2f}%" in printed
+    assert r["published"]["rows"] == [] and "not ILSVRC-2012" in r["published"]["omitted"]
+    assert "published figures omitted: not ILSVRC-2012 validation" in printed
 
 
 def test_evaluate_cli_run_folder_ema_12_crops_and_blacklist(trained: dict, tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from .weights import load_pretrained
 def create_model(name: str, *, num_classes: int | None = None, in_chans: int = 3,
                  drop_rate: float = 0.2, aux_logits: bool = False, width: float = 1.0,
                  depth: float = 1.0, residual_scale: float | None = None, residual: bool = True,
-                 pretrained: str | Path | None = None, features_only: bool = False,
+                 global_pool: str = "avg", pretrained: str | Path | None = None,
+                 features_only: bool = False,
                  out_indices: tuple[int, ...] = (0, 1, 2, 3, 4)) -> nn.Module:
     """Build a network by registry name (arguments: :func:`inception_v4.models.build_network`).
 
@@ -27,7 +28,8 @@ def create_model(name: str, *, num_classes: int | None = None, in_chans: int = 3
     """
     model = build_network(name, num_classes=num_classes, in_chans=in_chans,
                           drop_rate=drop_rate, aux_logits=aux_logits, width=width, depth=depth,
-                          residual_scale=residual_scale, residual=residual)
+                          residual_scale=residual_scale, residual=residual,
+                          global_pool=global_pool)
     if pretrained is not None:
         load_pretrained(model, pretrained)
     return FeatureExtractor(model, out_indices) if features_only else model

@@ -33,6 +33,10 @@ class ShiftBatchNorm2d(nn.BatchNorm2d):
         super().__init__(channels, eps=eps, affine=False)
         self.bias = nn.Parameter(torch.zeros(channels))
 
+    def _check_input_dim(self, input: torch.Tensor) -> None:
+        # torch._assert, not `if`: torch.fx traces through this module (not torch.nn's own)
+        torch._assert(input.dim() == 4, "ShiftBatchNorm2d expects a 4-d input (N, C, H, W)")
+
 
 class ShiftBatchNorm1d(nn.BatchNorm1d):
     """1-d BatchNorm with a learned shift and no learned scale (FaceNet's embedding BN)."""
@@ -40,6 +44,9 @@ class ShiftBatchNorm1d(nn.BatchNorm1d):
     def __init__(self, channels: int, eps: float = BN_EPS) -> None:
         super().__init__(channels, eps=eps, affine=False)
         self.bias = nn.Parameter(torch.zeros(channels))
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:
+        torch._assert(input.dim() == 2, "ShiftBatchNorm1d expects a 2-d input (N, C)")
 
 
 class ConvBN(nn.Module):

@@ -13,9 +13,12 @@ so they sit beside timm's own ``inception_v4`` / ``inception_resnet_v2`` without
 ``pretrained=True`` loads timm's ported TF-slim weights (``inception_v4.tf_in1k``,
 ``inception_resnet_v2.tf_in1k``) through our converter when the Hugging Face hub is reachable;
 ``pretrained_cfg_overlay=dict(file=PATH)`` (timm's ``--pretrained-path``) loads any file
-:func:`inception_v4.create_model` reads. timm's data config cannot express FaceNet's per-image
-standardisation: its timm cfg carries mean/std 0.5 and a note; our own
-``inception_v4.data.create_transform`` reads ``normalize="per_image"`` and applies it.
+:func:`inception_v4.create_model` reads. As in timm, ``num_classes`` / ``global_pool`` other
+than the weights' give a new classifier (``num_classes=0``: none) over the loaded body.
+timm's data config cannot express FaceNet's per-image standardisation: its timm cfg carries
+mean/std 0.5 and a note; our own ``inception_v4.data.create_transform`` reads
+``normalize="per_image"`` and applies it. The model contract timm's tools rely on, and what
+is left out, is in ``docs/timm-contract.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ from typing import Any
 from torch import nn
 
 from .factory import create_model
-from .models import default_cfg, get_spec, list_models
+from .models import FeatureExtractor, default_cfg, get_spec, list_models
+from .weights import load_weights
+from .weights.pretrained import infer_num_classes, layout_for, resolve_source
+from .weights.sources import read_weights
 
 __all__ = ["HUB_WEIGHTS", "PREFIX", "default_cfgs", "register", "timm_cfg"]
 
@@ -38,7 +44,8 @@ HUB_WEIGHTS = {
     "inception_v4": "timm:inception_v4.tf_in1k",
     "inception_resnet_v2": "timm:inception_resnet_v2.tf_in1k",
 }
-_TIMM_KEYS = ("input_size", "min_input_size", "interpolation", "crop_pct", "mean", "std")
+_TIMM_KEYS = ("input_size", "min_input_size", "pool_size", "interpolation", "crop_pct", "mean",
+              "std", "first_conv", "classifier")
 _MODEL_ARGS = tuple(p for p in inspect.signature(create_model).parameters
                     if p not in ("name", "pretrained"))
 _TIMM_ONLY = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
@@ -49,7 +56,7 @@ def timm_cfg(name: str) -> dict[str, Any]:
     ours = default_cfg(name)
     cfg = {k: ours[k] for k in _TIMM_KEYS if ours.get(k) is not None}
     cfg.update(architecture=PREFIX + name, num_classes=get_spec(name).num_classes,
-               first_conv="stem.conv1a.conv", classifier="head.fc", license="apache-2.0",
+               license="apache-2.0",
                paper_ids="arXiv:1602.07261", origin_url="https://arxiv.org/abs/1602.07261")
     if ours.get("normalize") == "per_image":
         cfg.update(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), notes=(
@@ -74,6 +81,25 @@ def _weights(name: str, pretrained: bool, overlay: dict[str, Any] | None) -> str
     return HUB_WEIGHTS[name]
 
 
+def _pretrained(name: str, weights: str, args: dict[str, Any]) -> nn.Module:
+    """timm's ``pretrained=True``: the weights load with their own classifier, which is then
+    replaced when ``num_classes`` or ``global_pool`` asks for another (0: none)."""
+    w = read_weights(resolve_source(weights))
+    source = infer_num_classes(w, layout_for(w, name))  # None: a file without classifier
+    args = dict(args)
+    wanted, pool = args.pop("num_classes", None), args.pop("global_pool", "avg")
+    features_only, out_indices = args.pop("features_only", False), args.pop("out_indices", None)
+    build = source if source is not None else wanted
+    if (wanted, source) == (1000, 1001):
+        build = 1000  # TF-slim's background row is dropped on loading
+    model = load_weights(create_model(name, num_classes=build, **args), w)
+    if (wanted is not None and wanted != model.num_classes) or pool != "avg":
+        model.reset_classifier(model.num_classes if wanted is None else wanted, pool)
+    if features_only:
+        return FeatureExtractor(model, out_indices or (0, 1, 2, 3, 4))
+    return model
+
+
 def _entrypoint(name: str) -> Callable[..., nn.Module]:
     def entry(pretrained: bool = False, **kwargs: Any) -> nn.Module:
         unknown = sorted(set(kwargs) - set(_MODEL_ARGS) - set(_TIMM_ONLY))
@@ -84,7 +110,7 @@ def _entrypoint(name: str) -> Callable[..., nn.Module]:
         if "out_indices" in args:
             args["out_indices"] = tuple(args["out_indices"])
         weights = _weights(name, pretrained, kwargs.get("pretrained_cfg_overlay"))
-        model = create_model(name, pretrained=weights, **args)
+        model = create_model(name, **args) if weights is None else _pretrained(name, weights, args)
         cfg = {**default_cfgs[PREFIX + name],
                **{k: v for k, v in model.pretrained_cfg.items() if v is not None}}
         cfg["num_classes"] = getattr(model, "num_classes", cfg["num_classes"])

@@ -40,7 +40,8 @@ INTERPOLATIONS = {
     "hamming": Image.Resampling.HAMMING, "lanczos": Image.Resampling.LANCZOS,
 }
 # What a transform reads of a pretrained_cfg, with the networks' own defaults (models/).
-DEFAULT_CFG = {k: v for k, v in IMAGENET_CFG.items() if k != "min_input_size"}
+DEFAULT_CFG = {k: IMAGENET_CFG[k] for k in
+               ("input_size", "crop_pct", "interpolation", "mean", "std", "normalize")}
 
 
 def _size(image_size: int | Sequence[int]) -> tuple[int, int]:

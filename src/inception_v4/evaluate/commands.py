@@ -18,6 +18,7 @@ from ..models import list_models
 from .blacklist import blacklist_mask, read_blacklist
 from .loading import class_names, load_for_eval
 from .loop import collect_predictions, summarize_predictions, view_config
+from .paper import published_beside, published_lines
 from .predict import predict
 from .report import write_report
 from .views import CROP_COUNTS, crop_definition, views
@@ -163,6 +164,9 @@ def _evaluate_and_print(args: argparse.Namespace, models: list[nn.Module],
               "images_total": len(dataset),
               **summarize_predictions(pred, args.crops, dataset, listed)}
     result["images_skipped"] = len(pred.skipped)
+    names = [m["model"] for m in header.get("members", [header])]
+    result["published"] = published_beside(result, names, getattr(models[0], "num_classes", None),
+                                           getattr(dataset, "num_classes", 0))
     if args.blacklist:
         result["blacklist"] = str(args.blacklist)
     if args.report:
@@ -204,6 +208,13 @@ def print_table(result: dict[str, Any]) -> None:
         pct = {k: 100.0 * r[k] for k in ("top1_err", "top5_err", "top1_acc", "top5_acc")}
         print(f"{label:18s} {r['images']:>8d} {pct['top1_err']:>9.2f}% {pct['top5_err']:>9.2f}% "
               f"{pct['top1_acc']:>9.2f}% {pct['top5_acc']:>9.2f}%")
+        for line in published_lines(result, label, 27):  # the paper's, the releases'
+            print(line)
+    published = result.get("published", {})
+    if published.get("omitted"):
+        print(f"published figures omitted: {published['omitted']}")
+    for note in published.get("notes", []):
+        print(f"published figures: {note}")
     print(f"{result['seconds']:.1f} s, {result['images_per_s']:.1f} images/s")
 
 

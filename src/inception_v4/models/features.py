@@ -5,11 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .network import FeatureInfo, Network
+from .intermediates import FeatureInfo
+from .network import Network
 
 
 class FeatureExtractor(nn.Module):
-    """Runs a :class:`Network`'s stem and stages and returns the maps at ``out_indices``."""
+    """Runs a :class:`Network`'s stem and stages (up to the last tap) and returns the maps at
+    ``out_indices`` (:meth:`Network.forward_intermediates`)."""
 
     def __init__(self, model: Network, out_indices: tuple[int, ...] = (0, 1, 2, 3, 4)) -> None:
         super().__init__()
@@ -20,14 +22,8 @@ class FeatureExtractor(nn.Module):
         self.model = model
         self.out_indices = tuple(out_indices)
         self.feature_info = FeatureInfo(info[i] for i in self.out_indices)
-        self._taps = {info[i]["module"] for i in self.out_indices}
         self.pretrained_cfg = getattr(model, "pretrained_cfg", {})
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        self.model.check_input(x)
-        outs = []
-        for name, layer in self.model.named_layers():
-            x = layer(x)
-            if name in self._taps:
-                outs.append(x)
-        return outs
+        return self.model.forward_intermediates(x, list(self.out_indices), stop_early=True,
+                                                intermediates_only=True)

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.fx
 from torch import nn
 
 from ..layers import ConvBN, ShiftBatchNorm2d
 from .heads import AuxHead, ClassifierHead, EmbeddingHead
+from .intermediates import Intermediates, feature_info
 from .preprocessing import IMAGENET_CFG, MIN_INPUT_SIZE
 from .recompute import run_blocks
 
@@ -100,128 +102,160 @@ def _remove_bn_scale(module: nn.Module) -> None:
             m.bn = ShiftBatchNorm2d(m.bn.num_features)
 
 
-class FeatureInfo(list):
-    """timm-style ``feature_info``: dicts with ``num_chs``, ``reduction``, ``module``."""
+def check_image_batch(x: torch.Tensor, in_chans: int, name: str, size: int) -> None:
+    """Fail early, saying what is wrong, on inputs the network cannot take (a leaf for
+    ``torch.fx``: traced graphs run it on the real input)."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError(f"input x must be a 4-d tensor (N, C, H, W), got "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)}")
+    if not x.is_floating_point():
+        raise TypeError(f"input x has dtype {x.dtype}; the model takes floating-point "
+                        f"images (e.g. x.float(), normalised as pretrained_cfg says)")
+    if x.shape[1] != in_chans:
+        raise ValueError(f"input x has {x.shape[1]} channels, the model expects "
+                         f"in_chans={in_chans}")
+    if x.shape[0] == 0:
+        raise ValueError("input x is an empty batch (N=0); pass at least one image")
+    if min(x.shape[-2:]) < MIN_INPUT_SIZE:
+        raise ValueError(f"input x is {x.shape[-2]}×{x.shape[-1]}; {name} needs at least "
+                         f"{MIN_INPUT_SIZE}×{MIN_INPUT_SIZE} (default {size}×{size})")
 
-    def channels(self) -> list[int]:
-        return [f["num_chs"] for f in self]
 
-    def reduction(self) -> list[int]:
-        return [f["reduction"] for f in self]
-
-    def module_name(self) -> list[str]:
-        return [f["module"] for f in self]
+torch.fx.wrap("check_image_batch")
 
 
-class Network(nn.Module):
-    """stem → stages → head, built from a :class:`NetSpec`."""
+class Network(Intermediates, nn.Module):
+    """stem → stages → head, built from a :class:`NetSpec`, with timm's model API."""
 
     grad_checkpointing = False  # see set_grad_checkpointing
+    __jit_unused_properties__ = ["default_cfg"]
 
     def __init__(self, spec: NetSpec, num_classes: int, in_chans: int = 3,
-                 drop_rate: float = 0.2, aux_logits: bool = False, residual: bool = True) -> None:
+                 drop_rate: float = 0.2, aux_logits: bool = False, residual: bool = True,
+                 global_pool: str = "avg") -> None:
         super().__init__()
-        self.spec, self.in_chans = spec, in_chans
+        self.spec, self.in_chans, self.min_input_size = spec, in_chans, MIN_INPUT_SIZE
         self.stem = spec.stages[0].block(in_chans, spec.stages[0].channels)
         stages, ch = [], self.stem.out_channels
         for row in spec.stages[1:]:
             stages.append(build_stage(row, ch, residual))
             ch = stages[-1][-1].out_channels
         self.stages = nn.Sequential(*stages)
-        self.num_features = ch
-        self.head = self._build_head(num_classes, drop_rate)
-        aux_idx = [i for i, r in enumerate(spec.stages[1:]) if r.aux]
-        self.aux_stage = aux_idx[0] if aux_idx else None
+        self.num_features = self.head_hidden_size = ch  # the width forward_head's pre_logits has
+        head = EmbeddingHead if spec.head == "embedding" else ClassifierHead
+        self.head = head(ch, num_classes, drop_rate, global_pool)
+        aux = [i for i, r in enumerate(spec.stages[1:]) if r.aux]
+        self.aux_stage = aux[0] if aux else -1  # -1: none (an int, for TorchScript)
         self.aux_head = None
-        if aux_logits and self.aux_stage is not None:
-            aux_ch = self.stages[self.aux_stage][-1].out_channels
-            self.aux_head = AuxHead(aux_ch, num_classes)
+        if aux_logits and aux:
+            self.aux_head = AuxHead(self.stages[self.aux_stage][-1].out_channels, num_classes)
         if not spec.bn_scale:
             _remove_bn_scale(self)
-        self.feature_info = self._feature_info()
-
-    def _build_head(self, num_classes: int, drop_rate: float) -> nn.Module:
-        if self.spec.head == "embedding":
-            return EmbeddingHead(self.num_features, num_classes, drop_rate)
-        return ClassifierHead(self.num_features, num_classes, drop_rate)
+        self.feature_info = feature_info(self.named_layers(), in_chans)
 
     @property
     def num_classes(self) -> int:
         return self.head.num_classes
+
+    @property
+    def default_cfg(self) -> dict[str, Any]:
+        """timm's older name for ``pretrained_cfg``."""
+        return self.pretrained_cfg
+
+    @default_cfg.setter
+    def default_cfg(self, cfg: dict[str, Any]) -> None:
+        self.pretrained_cfg = cfg
 
     def named_layers(self) -> list[tuple[str, nn.Module]]:
         """Stem parts and stages in order: the points features can be taken from."""
         layers = [(f"stem.{n}", m) for n, m in self.stem.named_children()]
         return layers + [(f"stages.{i}", m) for i, m in enumerate(self.stages)]
 
-    def _feature_info(self) -> FeatureInfo:
-        """The last layer at each reduction 2, 4, 8, 16, 32."""
-        last: dict[int, dict] = {}
-        reduction, ch = 1, self.in_chans
-        for name, m in self.named_layers():
-            first, block = (m[0], m[-1]) if isinstance(m, nn.Sequential) else (m, m)
-            reduction *= int(getattr(first, "stride", 1))
-            ch = getattr(block, "out_channels", ch)  # a bare pool keeps its input channels
-            last[reduction] = {"num_chs": ch, "reduction": reduction, "module": name}
-        return FeatureInfo(last[r] for r in sorted(last) if r > 1)
-
+    @torch.jit.unused
     def check_input(self, x: torch.Tensor) -> None:
         """Fail early, saying what is wrong, on inputs the network cannot take."""
-        if not isinstance(x, torch.Tensor) or x.dim() != 4:
-            raise ValueError(f"input x must be a 4-d tensor (N, C, H, W), got "
-                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)}")
-        if not x.is_floating_point():
-            raise TypeError(f"input x has dtype {x.dtype}; the model takes floating-point "
-                            f"images (e.g. x.float(), normalised as pretrained_cfg says)")
-        if x.shape[1] != self.in_chans:
-            raise ValueError(f"input x has {x.shape[1]} channels, the model expects "
-                             f"in_chans={self.in_chans}")
-        if x.shape[0] == 0:
-            raise ValueError("input x is an empty batch (N=0); pass at least one image")
-        if min(x.shape[-2:]) < MIN_INPUT_SIZE:
-            raise ValueError(f"input x is {x.shape[-2]}×{x.shape[-1]}; {self.spec.name} needs at "
-                             f"least {MIN_INPUT_SIZE}×{MIN_INPUT_SIZE} (default "
-                             f"{self.spec.input_size}×{self.spec.input_size})")
+        check_image_batch(x, self.in_chans, self.spec.name, self.spec.input_size)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last feature map before the average pool (N × num_features × 8 × 8 at 299)."""
-        return self._forward_body(x)[0]
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict[str, str]:
+        """timm's parameter groups (layer-wise decay, freezing): the stem, then each block
+        (``coarse``: each stage); the heads fall in the last group."""
+        return {"stem": r"^stem\.", "blocks": r"^stages\.(\d+)" if coarse else
+                r"^stages\.(\d+)\.(\d+)"}
 
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set[str]:
+        """None beyond timm's rule (no decay on 1-d parameters: BN, biases), the paper's."""
+        return set()
+
+    @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """In training, store only some block inputs and recompute the rest in backward
         (timm's API; :mod:`inception_v4.models.recompute`). Same gradients and running
         statistics, less memory, about one more forward pass per step."""
         self.grad_checkpointing = enable
 
-    def _forward_body(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        self.check_input(x)
-        # activation recompute (set_grad_checkpointing): each stem part is one segment
-        recompute = self.grad_checkpointing and self.training and torch.is_grad_enabled()
-        x, aux_in = run_blocks(self.stem, x, recompute, per_segment=1), None
+    @torch.jit.export
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map before the average pool (N × num_features × 8 × 8 at 299)."""
+        return self._forward_body(x)[0]
+
+    @torch.jit.unused
+    def _forward_recompute(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_forward_body` with activation recompute: each stem part is one segment."""
+        x, aux_in = run_blocks(self.stem, x, True, per_segment=1), x
         for i, stage in enumerate(self.stages):
-            x = run_blocks(stage, x, recompute)
+            x = run_blocks(stage, x, True)
+            aux_in = x if i == self.aux_stage else aux_in
+        return x, aux_in
+
+    def _forward_body(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(last feature map, the auxiliary head's input: the aux stage's output)."""
+        if not torch.jit.is_scripting():
+            self.check_input(x)
+            if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+                return self._forward_recompute(x)
+        else:  # TorchScript: the shape check alone, as an assert (the messages do not script)
+            torch._assert(x.dim() == 4 and x.shape[1] == self.in_chans
+                          and min(x.shape[-2], x.shape[-1]) >= self.min_input_size,
+                          "input x must be N × in_chans × H × W, H and W at least "
+                          "min_input_size (the eager model says more)")
+        x = self.stem(x)
+        aux_in = x
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
             if i == self.aux_stage:
                 aux_in = x
         return x, aux_in
 
+    @torch.jit.export
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return self.head(x, pre_logits=pre_logits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits; in training mode with ``aux_logits=True``, ``(logits, aux_logits)``."""
         feats, aux_in = self._forward_body(x)
-        logits = self.forward_head(feats)
+        logits = self.forward_head(feats, pre_logits=False)
         if self.aux_head is not None and self.training:
             return logits, self.aux_head(aux_in)
         return logits
 
+    @torch.jit.ignore
     def get_classifier(self) -> nn.Module:
         return self.head.fc
 
-    def reset_classifier(self, num_classes: int) -> None:
-        """A new, freshly initialised classifier (and auxiliary classifier) for ``num_classes``."""
-        self.head.reset(num_classes)
-        if hasattr(self, "init_args"):  # what save_pretrained records
-            self.init_args["num_classes"] = num_classes
+    @torch.jit.ignore
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A new, freshly initialised classifier (and auxiliary classifier) for
+        ``num_classes`` (0: none); ``global_pool`` ``'avg'`` or ``''`` (default: unchanged)."""
+        ref = next(self.stem.parameters())
+        self.head.in_features = self.num_features
+        self.head.reset(num_classes, global_pool)
+        self.head.to(ref.device, ref.dtype).train(self.training)
         if self.aux_head is not None:
             self.aux_head.reset(num_classes)
+            self.aux_head.to(ref.device, ref.dtype).train(self.training)
+        if hasattr(self, "init_args"):  # what save_pretrained records
+            self.init_args.update(num_classes=num_classes, global_pool=self.head.global_pool)
+        if hasattr(self, "pretrained_cfg"):
+            self.pretrained_cfg = {**self.pretrained_cfg, "num_classes": num_classes}

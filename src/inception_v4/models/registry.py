@@ -48,6 +48,7 @@ def build_network(
     depth: float = 1.0,
     residual_scale: float | None = None,
     residual: bool = True,
+    global_pool: str = "avg",
 ) -> Network:
     """The network registered as ``name``, freshly initialised.
 
@@ -56,6 +57,7 @@ def build_network(
     multiple of 8, at least 8), ``depth`` the repeats of repeated blocks (at least 1).
     ``residual_scale`` overrides the scales of Fig. 20 (not the unscaled final block);
     ``residual=False`` removes the identity paths (same cost, no shortcut).
+    ``global_pool``: ``'avg'`` (the paper's) or ``''`` (no pooling, with ``num_classes=0``).
     """
     spec = get_spec(name)
     _check_args(num_classes, in_chans, drop_rate)
@@ -63,12 +65,12 @@ def build_network(
     if num_classes is None:
         num_classes = spec.num_classes
     table = transform_spec(spec, width, depth, residual_scale)
-    model = Network(table, num_classes, in_chans, drop_rate, aux_logits, residual)
-    model.pretrained_cfg = default_cfg(name)
+    model = Network(table, num_classes, in_chans, drop_rate, aux_logits, residual, global_pool)
+    model.pretrained_cfg = {**default_cfg(name), "num_classes": num_classes}
     model.init_args = {
         "num_classes": num_classes, "in_chans": in_chans, "drop_rate": drop_rate,
         "aux_logits": aux_logits, "width": width, "depth": depth,
-        "residual_scale": residual_scale, "residual": residual,
+        "residual_scale": residual_scale, "residual": residual, "global_pool": global_pool,
     }
     return model
 

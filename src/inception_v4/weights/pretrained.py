@@ -34,6 +34,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .._version import __version__
+from ..models.preprocessing import pool_size
 from .card import model_card
 from .hub import is_hub_source, resolve_hub
 from .layouts import CADENE_HEAD, LAYOUTS
@@ -177,8 +178,16 @@ def load_weights(model: nn.Module, w: Weights) -> nn.Module:
     for note in r.notes:
         log.info("%s: %s", w.path, note)
     if w.config and isinstance(w.config.get("pretrained_cfg"), dict):
-        net.pretrained_cfg = _cfg_from_json(w.config["pretrained_cfg"])
+        net.pretrained_cfg = _saved_cfg(net, w.config["pretrained_cfg"])
     return model
+
+
+def _saved_cfg(net: nn.Module, saved: dict[str, Any]) -> dict[str, Any]:
+    """The saved preprocessing over the model's own cfg (older files lack ``pool_size`` and
+    the timm keys); ``pool_size`` follows the saved ``input_size``."""
+    cfg = {**net.pretrained_cfg, **_cfg_from_json(saved)}
+    cfg.update(pool_size=pool_size(int(cfg["input_size"][-1])), num_classes=net.num_classes)
+    return cfg
 
 
 def load_pretrained(model: nn.Module, source: str | Path) -> nn.Module:

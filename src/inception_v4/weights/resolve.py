@@ -26,6 +26,7 @@ from typing import Any
 from torch import nn
 
 from ..models import Network, build_network
+from ..models.preprocessing import pool_size
 from .hub import is_hub_source
 from .pretrained import infer_num_classes, layout_for, load_weights, resolve_source
 from .sources import Weights, read_weights
@@ -112,6 +113,7 @@ def from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
     if cfg.get("image_size"):
         size = int(cfg["image_size"])
         extra["input_size"] = (model.pretrained_cfg["input_size"][0], size, size)
+        extra["pool_size"] = pool_size(size)
     classes = ckpt.get("classes") or cfg.get("classes") or run_classes(path)
     if classes:
         extra["label_names"] = tuple(str(c) for c in classes)
