@@ -138,39 +138,50 @@ def test_timm_inception_resnet_v2_matches_timm_incl_1001_cadene(
                        ours.stages[-1].state_dict()["0.conv.weight"])
 
 
-def test_key_names_follow_the_reference_table() -> None:
-    """Spot checks against docs/checkpoints.md's name tables, incl. the running block numbers."""
+# (network, create_model arguments, layout) → (our key, the source's key) spot checks,
+# including the running block numbers of timm's flattened lists.
+_KEY_SPOTS = [
+    ("inception_v4", {}, ("timm", "inception_v4"), [
+        ("stem.mixed3a.branches.1.conv.weight", "features.3.conv.conv.weight"),
+        ("stages.0.3.branches.3.1.bn.running_var", "features.9.branch3.1.bn.running_var"),
+        ("stages.1.0.branches.1.2.conv.weight", "features.10.branch1.2.conv.weight"),
+        ("stages.2.6.branches.2.4.conv.weight", "features.17.branch2.4.conv.weight"),
+        ("stages.3.0.branches.1.3.conv.weight", "features.18.branch1.3.conv.weight"),
+        ("stages.4.2.branches.2.3.branches.1.bn.bias", "features.21.branch2_3b.bn.bias"),
+        ("head.fc.bias", "last_linear.bias")]),
+    ("inception_v4", {"depth": 0.2}, ("timm", "inception_v4"), [
+        ("stages.4.0.branches.0.conv.weight", "features.10.branch0.conv.weight")]),
+    ("inception_resnet_v2", {}, ("timm", "inception_resnet_v2"), [
+        ("stages.0.0.branches.1.1.conv.weight", "mixed_5b.branch1.1.conv.weight"),
+        ("stages.1.9.project.bias", "repeat.9.conv2d.bias"),
+        ("stages.3.19.branches.1.2.conv.weight", "repeat_1.19.branch1.2.conv.weight"),
+        ("stages.4.0.branches.2.2.bn.weight", "mixed_7a.branch2.2.bn.weight"),
+        ("stages.5.8.project.weight", "repeat_2.8.conv2d.weight"),
+        ("stages.6.0.project.weight", "block8.conv2d.weight"),
+        ("stages.7.0.conv.weight", "conv2d_7b.conv.weight"),
+        ("head.fc.weight", "classif.weight")]),
+    ("inception_resnet_v1_facenet", {}, "keras-facenet", [
+        ("stages.4.4.branches.1.1.bn.running_mean",
+         "Block8_5_Branch_1_Conv2d_0b_1x3_BatchNorm/moving_mean"),
+        ("stages.5.0.project.weight", "Block8_6_Conv2d_1x1/kernel"),
+        ("stages.3.0.branches.2.2.conv.weight", "Mixed_7a_Branch_2_Conv2d_1a_3x3/kernel"),
+        ("head.bn.running_var", "Bottleneck_BatchNorm/moving_variance"),
+        ("stem.conv1a.bn.num_batches_tracked", None)]),
+    ("inception_resnet_v1_facenet", {}, "facenet-pytorch", [
+        ("stages.4.4.project.bias", "repeat_3.4.conv2d.bias")]),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "layout", "spots"), _KEY_SPOTS)
+def test_key_names_follow_the_reference_table(name: str, kwargs: dict, layout: object,
+                                              spots: list) -> None:
+    """Spot checks against docs/checkpoints.md's name tables."""
     from inception_v4.weights.layouts import FACENET_PYTORCH, KERAS_FACENET, LAYOUTS
     from inception_v4.weights.mapping import key_map
 
-    v4 = key_map(create_model("inception_v4"), LAYOUTS[("timm", "inception_v4")])
-    assert v4["stem.mixed3a.branches.1.conv.weight"] == "features.3.conv.conv.weight"
-    assert v4["stages.0.3.branches.3.1.bn.running_var"] == "features.9.branch3.1.bn.running_var"
-    assert v4["stages.1.0.branches.1.2.conv.weight"] == "features.10.branch1.2.conv.weight"
-    assert v4["stages.2.6.branches.2.4.conv.weight"] == "features.17.branch2.4.conv.weight"
-    assert v4["stages.3.0.branches.1.3.conv.weight"] == "features.18.branch1.3.conv.weight"
-    assert v4["stages.4.2.branches.2.3.branches.1.bn.bias"] == "features.21.branch2_3b.bn.bias"
-    assert v4["head.fc.bias"] == "last_linear.bias"
-    short = key_map(create_model("inception_v4", depth=0.2), LAYOUTS[("timm", "inception_v4")])
-    assert short["stages.4.0.branches.0.conv.weight"] == "features.10.branch0.conv.weight"
-    v2 = key_map(create_model("inception_resnet_v2"), LAYOUTS[("timm", "inception_resnet_v2")])
-    assert v2["stages.0.0.branches.1.1.conv.weight"] == "mixed_5b.branch1.1.conv.weight"
-    assert v2["stages.1.9.project.bias"] == "repeat.9.conv2d.bias"
-    assert v2["stages.3.19.branches.1.2.conv.weight"] == "repeat_1.19.branch1.2.conv.weight"
-    assert v2["stages.4.0.branches.2.2.bn.weight"] == "mixed_7a.branch2.2.bn.weight"
-    assert v2["stages.5.8.project.weight"] == "repeat_2.8.conv2d.weight"
-    assert v2["stages.6.0.project.weight"] == "block8.conv2d.weight"
-    assert v2["stages.7.0.conv.weight"] == "conv2d_7b.conv.weight"
-    assert v2["head.fc.weight"] == "classif.weight"
-    fn = create_model("inception_resnet_v1_facenet")
-    k = key_map(fn, KERAS_FACENET)
-    assert k["stages.4.4.branches.1.1.bn.running_mean"] == \
-        "Block8_5_Branch_1_Conv2d_0b_1x3_BatchNorm/moving_mean"
-    assert k["stages.5.0.project.weight"] == "Block8_6_Conv2d_1x1/kernel"
-    assert k["stages.3.0.branches.2.2.conv.weight"] == "Mixed_7a_Branch_2_Conv2d_1a_3x3/kernel"
-    assert k["head.bn.running_var"] == "Bottleneck_BatchNorm/moving_variance"
-    assert k["stem.conv1a.bn.num_batches_tracked"] is None
-    assert key_map(fn, FACENET_PYTORCH)["stages.4.4.project.bias"] == "repeat_3.4.conv2d.bias"
+    table = {"keras-facenet": KERAS_FACENET, "facenet-pytorch": FACENET_PYTORCH}
+    keys = key_map(create_model(name, **kwargs), table.get(layout) or LAYOUTS[layout])
+    assert [(ours, keys[ours]) for ours, _ in spots] == spots
 
 
 def test_keras_positions_follow_keras_layer_order() -> None:
