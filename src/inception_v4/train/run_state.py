@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..weights.training_checkpoint import integrity_problem, seal
-from . import checkpoints
+from . import checkpoint_files as files
 from .checkpoint_files import (
     BEST,
     LAST,
@@ -59,7 +59,7 @@ def find_resume(resume: str, out: str | Path, device: torch.device | str = "cpu"
     if resume == "never":
         return None
     if resume == "auto":
-        path, state, damaged = checkpoints.newest_good(checkpoint_dir(out), device)
+        path, state, damaged = files.newest_good(checkpoint_dir(out), device)
         if path is None and damaged:
             raise ValueError(
                 f"cannot resume: no usable checkpoint in {checkpoint_dir(out)} ("
@@ -71,7 +71,7 @@ def find_resume(resume: str, out: str | Path, device: torch.device | str = "cpu"
     if not path.is_file():
         raise FileNotFoundError(f"--resume {resume}: no such checkpoint; use auto, never or "
                                 "the path of a .pt file")
-    state = checkpoints.load(path, device)
+    state = files.load(path, device)
     problem = integrity_problem(state) if isinstance(state, dict) else "not a dict"
     if problem is not None and not problem.startswith("no checksum"):
         raise ValueError(f"--resume {resume}: {path} is damaged: {problem}; pass an older "
@@ -85,15 +85,15 @@ def tidy_after_resume(out: str | Path, resumed: Path, step: int,
     ``*.damaged``, step files of later steps (an abandoned attempt's) as ``*.superseded``,
     and ``last.pt`` pointed at ``resumed``. Returns the files moved."""
     directory = checkpoint_dir(out)
-    moved = [checkpoints.set_aside(p) for p, _ in damaged if p.is_file()]
-    for later_step, path in checkpoints.step_files(directory):
+    moved = [files.set_aside(p) for p, _ in damaged if p.is_file()]
+    for later_step, path in files.step_files(directory):
         if later_step > step and path.resolve() != resumed.resolve():
             target = path.with_name(path.name + ".superseded")
             os.replace(path, target)
             moved.append(target)
     last = directory / LAST
     if resumed.parent.resolve() == directory.resolve() and resumed.name != LAST:
-        checkpoints.link_atomic(resumed, last)
+        files.link_atomic(resumed, last)
     return moved
 
 
@@ -155,13 +155,13 @@ def save_run(run: Run, best: bool = False) -> Path:
     delete step files beyond the newest ``keep_checkpoints``; rank 0 only. Returns the
     step file's path."""
     directory = checkpoint_dir(run.config.out)
-    path, last = checkpoints.step_path(directory, run.step), directory / LAST
+    path, last = files.step_path(directory, run.step), directory / LAST
     if run.dist.main:
         save_atomic(seal(snapshot(run)), path)
-        checkpoints.link_atomic(path, last)
+        files.link_atomic(path, last)
         if best:
-            checkpoints.link_atomic(path, directory / BEST)
-        checkpoints.prune(directory, run.config.keep_checkpoints, run.step)
+            files.link_atomic(path, directory / BEST)
+        files.prune(directory, run.config.keep_checkpoints, run.step)
     run.last_checkpoint, run.checkpoint_step = str(last), run.step
     return path
 
