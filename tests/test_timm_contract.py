@@ -185,6 +185,11 @@ def test_fx_trace_and_torchvision_feature_extractor(name):
         assert any(n.startswith("aux_head.") for n in train_nodes)
     with pytest.raises(ValueError, match="at least 75"):  # the input check runs in the graph
         graph(torch.randn(1, 3, 60, 60))
+    scripted = torch.jit.script(extractor.eval())  # FX, then TorchScript (timm's test)
+    with torch.no_grad():
+        got, maps = scripted(x), extractor(x)  # (the training pass moved BN's statistics)
+    for t in taps:
+        torch.testing.assert_close(got[t], maps[t])
 
 
 @pytest.mark.parametrize("name", NAMES)

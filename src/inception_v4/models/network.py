@@ -6,8 +6,9 @@ shape the figure declares for a 299×299 input. :class:`Network` turns any table
 module with ``stem`` → ``stages`` → ``head`` and the timm-style API.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: torch.fx copies ``forward``'s annotation
+# into the traced graph's code, and a string annotation there ("torch.Tensor") is a name
+# TorchScript cannot resolve (timm's FX → torch.jit.script test).
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
