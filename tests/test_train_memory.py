@@ -16,7 +16,7 @@ from train_helpers import make_image_folder
 from inception_v4 import cli, create_model
 from inception_v4.models import PoolBranch
 from inception_v4.train import RMSpropTF, TrainConfig, param_groups, step_in_backward
-from inception_v4.train.build import build_net, build_run
+from inception_v4.train.build import build_net, build_run, new_network
 from inception_v4.train.distributed import Dist
 
 SMALL = {"width": 0.25, "depth": 0.2, "num_classes": 5}
@@ -92,7 +92,7 @@ def test_step_in_backward_refuses_what_needs_every_gradient() -> None:
                          step_in_backward=True, clip_grad_norm=0.0)
     two_ranks = Dist(rank=0, world=2, local_rank=0, device=torch.device("cpu"), owns_group=False)
     with pytest.raises(ValueError, match="one process only"):  # DDP reduces after backward
-        build_run(config, two_ranks, num_classes=3, steps_per_epoch=1)
+        build_run(config, two_ranks, new_network(config, 3), steps_per_epoch=1)
 
 
 def _train(data: Path, out: Path, *flags: str) -> dict[str, torch.Tensor]:

@@ -1,13 +1,17 @@
-"""Building a run: the data splits, the network, the optimiser, averaging, wrapping."""
+"""Building a run: the data splits, the network (from scratch or from pretrained weights),
+its preprocessing, the optimiser, averaging, wrapping."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..data import ImageDataset, eval_transform, open_dataset, train_transform
-from ..models import build_network, optimize_for_training
-from . import distributed
+from ..data import ImageDataset, create_transform, open_dataset, resolve_data_config
+from ..models import Network, build_network, optimize_for_training
+from . import distributed, finetune
 from .config import TrainConfig
 from .distributed import Dist
 from .ema import ModelEma
@@ -16,15 +20,73 @@ from .optim import build_optimizer, step_in_backward
 
 
 def open_splits(config: TrainConfig) -> tuple[ImageDataset, ImageDataset]:
-    """The train and val splits with Inception preprocessing at ``config.image_size``."""
+    """The train and val splits (their transforms are set by :func:`set_transforms`)."""
     train = open_dataset(config.data, "train", seed=config.seed)
     val = open_dataset(config.data, "val", seed=config.seed)
-    train.transform = train_transform(config.image_size)
-    val.transform = eval_transform(config.image_size)
+    if train.num_classes < 2:
+        raise ValueError(f"{config.data}: the training split has {train.num_classes} class "
+                         f"({', '.join(train.classes)}); a classifier needs at least two "
+                         f"class folders")
     if train.classes != val.classes:
         raise ValueError(f"{config.data}: train and val have different classes "
                          f"({train.num_classes} vs {val.num_classes})")
     return train, val
+
+
+def set_transforms(train: ImageDataset, val: ImageDataset, data_config: dict) -> None:
+    """Inception training augmentation and evaluation crop around the network's own input
+    (size, interpolation, crop fraction, normalisation: ``data_config``)."""
+    train.transform = create_transform(data_config, training=True)
+    val.transform = create_transform(data_config, training=False)
+
+
+@dataclass
+class Start:
+    """What a run starts from: its config (with the network arguments of pretrained weights),
+    the network, and what every checkpoint records beside the state (``record``)."""
+
+    config: TrainConfig
+    net: Network
+    record: dict[str, Any]  # classes, data_config (preprocessing), pretrained (origin)
+    notes: list[str]
+
+
+def start_network(config: TrainConfig, classes: list[str], saved: dict | None) -> Start:
+    """The network of a new run (from scratch or ``config.pretrained``), or of a resumed one
+    (``saved``: the checkpoint, which holds the weights: ``--pretrained`` is not read)."""
+    notes, origin = [], None
+    if saved is not None and config.pretrained:
+        cfg = saved["config"]
+        config = finetune.adopt(config, {k: cfg[k] for k in finetune.ARCH_FIELDS},
+                                cfg["image_size"], config.pretrained)
+        net, origin = new_network(config, len(classes)), saved.get("pretrained")
+        began = f" (it began from {origin['source']}, sha256 {origin['sha256'][:12]})" \
+            if origin else ""
+        notes.append(f"resuming: --pretrained {config.pretrained} is not read; the checkpoint "
+                     f"holds the run's weights{began}")
+    elif config.pretrained:
+        net = finetune.load(config, classes)
+        config = finetune.adopt(config, finetune.architecture(net),
+                                net.pretrained_cfg["input_size"][-1], config.pretrained)
+        head, note = finetune.fit_head(net, classes, config.seed)
+        origin = finetune.origin(config, net, head)
+        notes += [f"pretrained: {config.pretrained} ({origin['kind']}) → {config.model}, width "
+                  f"{config.width:g}, depth {config.depth:g}, trained at {config.image_size} px",
+                  note]
+    else:
+        net = new_network(config, len(classes))
+    cfg = {**net.pretrained_cfg, "input_size": (3, config.image_size, config.image_size)}
+    data_config = (saved or {}).get("data_config") or resolve_data_config(cfg)
+    record = {"classes": list(classes), "data_config": data_config, "pretrained": origin}
+    return Start(config, net, record, notes)
+
+
+def new_network(config: TrainConfig, num_classes: int) -> Network:
+    """The network of ``config``, freshly initialised, seeded by ``seed``."""
+    torch.manual_seed(config.seed)
+    return build_network(config.model, num_classes=num_classes, drop_rate=config.drop_rate,
+                         aux_logits=config.aux_logits, width=config.width, depth=config.depth,
+                         residual_scale=config.residual_scale, residual=config.residual)
 
 
 def per_rank_batch(config: TrainConfig, d: Dist) -> int:
@@ -35,11 +97,15 @@ def per_rank_batch(config: TrainConfig, d: Dist) -> int:
 
 
 def build_net(config: TrainConfig, num_classes: int, device: torch.device) -> nn.Module:
-    """The network of ``config`` with BN momentum ``bn_momentum``, seeded by ``seed``."""
-    torch.manual_seed(config.seed)
-    net = build_network(config.model, num_classes=num_classes, drop_rate=config.drop_rate,
-                        aux_logits=config.aux_logits, width=config.width, depth=config.depth,
-                        residual_scale=config.residual_scale, residual=config.residual)
+    """A new network of ``config``, ready to train (:func:`prepare_net`)."""
+    return prepare_net(new_network(config, num_classes), config, device)
+
+
+def prepare_net(net: Network, config: TrainConfig, device: torch.device) -> nn.Module:
+    """``net`` set up to train: dropout ``drop_rate``, BN momentum ``bn_momentum``, activation
+    recompute, on ``device``, channels-last."""
+    net.head.drop.p = net.init_args["drop_rate"] = config.drop_rate
+    net.train()
     for m in net.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = config.bn_momentum
@@ -49,10 +115,13 @@ def build_net(config: TrainConfig, num_classes: int, device: torch.device) -> nn
     return optimize_for_training(net) if config.channels_last else net
 
 
-def build_run(config: TrainConfig, d: Dist, num_classes: int, steps_per_epoch: int) -> Run:
-    net = build_net(config, num_classes, d.device)
+def build_run(config: TrainConfig, d: Dist, net: Network, steps_per_epoch: int) -> Run:
+    net = prepare_net(net, config, d.device)
     if config.sync_bn and d.world > 1:
         net = distributed.convert_sync_bn(net, d.device)
+    frozen = finetune.freeze(net, config.freeze)
+    if frozen and d.main:
+        print(frozen, flush=True)
     ema = ModelEma(net, config.ema_decay, config.ema_warmup) if config.ema_decay > 0 else None
     scaler = torch.amp.GradScaler(d.device.type, enabled=config.amp == "fp16")
     optimizer = build_optimizer(net, config)

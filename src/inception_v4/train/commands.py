@@ -13,27 +13,35 @@ _FLAGS = {
     "batch_size": int, "image_size": int, "width": float, "depth": float,
     "residual_scale": float, "resume": str, "checkpoint_every": int, "keep_checkpoints": int,
     "log_every": int,
-    "device": str, "amp": str, "workers": int, "seed": int,
+    "device": str, "amp": str, "workers": int, "seed": int, "pretrained": str, "freeze": str,
 }
 
 # boolean config fields that are plain switches on the command line
-_SWITCHES = ("channels_last", "compile", "sync_bn", "grad_checkpointing", "step_in_backward")
+_SWITCHES = ("channels_last", "compile", "sync_bn", "grad_checkpointing", "step_in_backward",
+             "pretrained_ema")
+_FLAG_NAMES = {"pretrained_ema": "--ema"}  # flags not spelled as their field
+
+
+def _flag(name: str) -> str:
+    return _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train", help="train a network with the paper's recipe (or the small preset)",
-        description="Train with the paper's recipe (preset 'paper', the defaults) or a CPU "
-                    "preset ('small'). Settings: preset < flags < --set key=value. Under "
+        description="Train with the paper's recipe (preset 'paper', the defaults), a CPU "
+                    "preset ('small'), or fine-tune pretrained weights (--pretrained, preset "
+                    "'finetune'). Settings: preset < flags < --set key=value. Under "
                     "torchrun the run is data-parallel; --batch-size is global.")
-    p.add_argument("--preset", default="paper",
-                   help="paper | small | a .toml file (default: paper)")
+    p.add_argument("--preset", default=None,
+                   help="paper | small | finetune | a .toml file (default: paper; finetune "
+                        "with --pretrained)")
     for name, kind in _FLAGS.items():
-        flag = "--" + name.replace("_", "-")
+        flag = _flag(name)
         extra = {"choices": ("off", "bf16", "fp16")} if name == "amp" else {}
         p.add_argument(flag, type=kind, default=None, help=_help(name), **extra)
     for name in _SWITCHES:
-        p.add_argument("--" + name.replace("_", "-"), action="store_true", default=None,
+        p.add_argument(_flag(name), dest=name, action="store_true", default=None,
                        help=_help(name))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field (repeatable); unknown keys are rejected")
@@ -59,6 +67,12 @@ _HELP = {
     "grad_checkpointing": "activation checkpointing: less training memory, ~1/3 more compute",
     "step_in_backward": "update each weight during backward and free its gradient (less "
                         "memory; needs clip_grad_norm=0, one process, no fp16)",
+    "pretrained": "start from these weights (anything `--weights` takes: our folder, a run "
+                  "folder, timm/Keras/FaceNet files, timm:NAME, hf-hub:ORG/NAME); the network "
+                  "and its preprocessing come from them, the head follows the data",
+    "pretrained_ema": "with --pretrained RUN: start from the run's averaged weights",
+    "freeze": "none, features (train the head only) or stages:N (freeze the stem and the "
+              "first N stages); frozen parts keep their BatchNorm statistics",
 }
 
 
@@ -70,20 +84,25 @@ def _help(name: str) -> str:
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
     """Preset, then the flags given, then ``--set`` overrides."""
-    config = load_preset(args.preset)
+    config = load_preset(preset_name(args))
     names = list(_FLAGS) + list(_SWITCHES)
     flags = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     # one replace: checks that tie fields together see the flags and --set values at once
     return replace(config, {**flags, **parse_overrides(args.set)})
 
 
+def preset_name(args: argparse.Namespace) -> str:
+    """``--preset``, else ``finetune`` with ``--pretrained`` and ``paper`` without."""
+    return args.preset or ("finetune" if args.pretrained else "paper")
+
+
 def command_line(args: argparse.Namespace) -> list[str]:
     """The ``inception-v4 train ...`` command that reproduces ``args`` (for config.json)."""
-    words = ["inception-v4", "train", "--preset", args.preset]
+    words = ["inception-v4", "train", "--preset", preset_name(args)]
     for name in list(_FLAGS) + list(_SWITCHES):
         value = getattr(args, name)
         if value is not None:
-            flag = "--" + name.replace("_", "-")
+            flag = _flag(name)
             words += [flag] if value is True else [flag, str(value)]
     for item in args.set:
         words += ["--set", item]

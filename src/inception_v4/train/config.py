@@ -36,6 +36,12 @@ class TrainConfig:
     # what to train, on what, where to write
     model: str = "inception_v4"
     data: str = "embedded"
+    # start from weights (anything resolve_model reads): the network, its arguments and its
+    # preprocessing come from them; a model/width/depth/... other than the default must agree
+    pretrained: str = ""              # "": from scratch
+    pretrained_ema: bool = False      # --pretrained RUN: its averaged weights
+    freeze: str = "none"              # none | features | stages:N (stem + first N stages)
+    layer_decay: float = 1.0          # lr × layer_decay^(depth from the head); 1.0: off
     out: str = "runs/train"
     width: float = 1.0
     depth: float = 1.0
@@ -93,6 +99,7 @@ class TrainConfig:
         _check_choice("optimizer", self.optimizer, ("rmsprop_tf", "sgd"))
         _check_choice("schedule", self.schedule, ("step", "cosine", "onecycle"))
         _check_choice("amp", self.amp, ("off", "bf16", "fp16"))
+        check_freeze(self.freeze)
         for name in ("batch_size", "reference_batch", "image_size", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -119,6 +126,7 @@ _RANGES = {
     "eval_max_images": (0, math.inf, True), "workers": (0, math.inf, True),
     "checkpoint_every": (0, math.inf, True), "checkpoint_minutes": (0.0, math.inf, True),
     "bn_momentum": (0.0, 1.0, True), "keep_checkpoints": (1, math.inf, True),
+    "layer_decay": (0.0, 1.0, False),
 }
 
 
@@ -137,6 +145,17 @@ def _check_ranges(config: TrainConfig) -> None:
     if config.image_size < MIN_INPUT_SIZE:
         raise ValueError(f"image_size must be at least {MIN_INPUT_SIZE} (the networks' smallest "
                          f"input), got {config.image_size}")
+
+
+def check_freeze(freeze: str) -> int | None:
+    """``none`` → None, ``features`` → -1, ``stages:N`` → N; ValueError for anything else."""
+    if freeze in ("none", "features"):
+        return None if freeze == "none" else -1
+    kind, _, count = freeze.partition(":")
+    if kind != "stages" or not count.isdigit():
+        raise ValueError(f"freeze={freeze!r} is not one of none, features, stages:N (N: how "
+                         f"many stages after the stem to freeze, e.g. stages:2)")
+    return int(count)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

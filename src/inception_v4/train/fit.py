@@ -18,7 +18,14 @@ from torch.utils.data import DataLoader
 
 from ..data import ImageDataset
 from . import distributed, preempt, run_state
-from .build import build_run, open_splits, per_rank_batch, wrap_model
+from .build import (
+    build_run,
+    open_splits,
+    per_rank_batch,
+    set_transforms,
+    start_network,
+    wrap_model,
+)
 from .config import TrainConfig, to_dict
 from .distributed import Dist
 from .loaders import eval_loader, train_loader
@@ -72,10 +79,17 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
          stop_request: preempt.StopRequest) -> dict:
     started = time.monotonic()
     train_ds, val_ds = open_splits(config)
+    found = run_state.find_resume(config.resume, config.out, d.device)
+    start = start_network(config, train_ds.classes, found.state if found else None)
+    config = start.config  # with the network arguments of --pretrained weights
+    for note in start.notes:
+        _say(d, note)
+    set_transforms(train_ds, val_ds, start.record["data_config"])
     per_rank = per_rank_batch(config, d)
     loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers)
-    run = build_run(config, d, train_ds.num_classes, loader.sampler.steps_per_epoch())
-    resume = resume_run(run)
+    run = build_run(config, d, start.net, loader.sampler.steps_per_epoch())
+    run.record = start.record
+    resume = resume_run(run, found)
     run.model = wrap_model(run.net, config, d)
     io = open_io(run, loader, val_ds, resume is not None)
     io.stop = stop_request
@@ -84,7 +98,8 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
             "world_size": d.world, "device": str(d.device), "num_classes": train_ds.num_classes,
             "classes": train_ds.classes, "train_images": len(train_ds), "val_images": len(val_ds),
             "steps_per_epoch": run.steps_per_epoch, "per_rank_batch": per_rank,
-            "resumed_from": str(resume) if resume else None})
+            "resumed_from": str(resume) if resume else None,
+            "data_config": start.record["data_config"], "pretrained": start.record["pretrained"]})
     try:
         stop = train_epochs(run, io)
     finally:
@@ -97,11 +112,11 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
     return summary(run, io, stop, time.monotonic() - started)
 
 
-def resume_run(run: Run) -> Path | None:
-    """Continue from the checkpoint ``--resume`` names (auto: the newest good one; damaged
-    newer ones are reported and set aside); returns its path, None for a fresh start."""
+def resume_run(run: Run, resume: run_state.Resume | None) -> Path | None:
+    """Continue from the checkpoint ``--resume`` names (``run_state.find_resume``; auto: the
+    newest good one, damaged newer ones reported and set aside); returns its path, None for
+    a fresh start."""
     cfg, d = run.config, run.dist
-    resume = run_state.find_resume(cfg.resume, cfg.out, d.device)
     if resume is None:
         return None
     for path, why in resume.damaged:

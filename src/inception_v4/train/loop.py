@@ -54,6 +54,7 @@ class Run:
     last_checkpoint: str | None = None
     checkpoint_step: int = 0       # the step last_checkpoint was written at
     last_eval: dict = field(default_factory=dict)
+    record: dict = field(default_factory=dict)  # classes, preprocessing, pretrained origin
 
     @property
     def fractional_epoch(self) -> float:
@@ -91,7 +92,7 @@ def train_step(run: Run, images: torch.Tensor, labels: torch.Tensor) -> torch.Te
     cfg, d = run.config, run.dist
     lr = config_learning_rate(cfg, run.fractional_epoch)
     for group in run.optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)  # layer-wise decay (optim.py)
     torch.manual_seed(step_seed(cfg.seed, d.rank, run.step))
     x, y = prepare(images, d, cfg.channels_last), labels.to(d.device, non_blocking=True)
     with autocast(d.device, cfg.amp):

@@ -18,6 +18,7 @@ projections and classifier, which we do not.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import partial
 
@@ -66,14 +67,41 @@ def _rmsprop_tf_update(p: torch.Tensor, state: dict, group: dict) -> None:
     p.sub_(mom)
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Two groups: conv/FC weights (ndim > 1) with ``weight_decay``; the rest without."""
-    decay, no_decay = [], []
-    for p in model.parameters():
+def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0
+                 ) -> list[dict]:
+    """Two groups: conv/FC weights (ndim > 1) with ``weight_decay``; the rest without. With
+    ``layer_decay`` < 1, two such groups per layer of :func:`layer_ids`, each with
+    ``lr_scale`` = ``layer_decay`` ** (layers above it): timm's layer-wise decay."""
+    ids = layer_ids(model) if layer_decay != 1.0 else {}
+    last = max(ids.values(), default=0)
+    groups: dict[tuple[int, bool], dict] = {}
+    for name, p in model.named_parameters():
         if p.requires_grad:
-            (decay if p.ndim > 1 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+            layer, decay = ids.get(name, last), p.ndim > 1
+            group = groups.setdefault((layer, decay), {
+                "params": [], "weight_decay": weight_decay if decay else 0.0})
+            if ids:
+                group["lr_scale"] = layer_decay ** (last - layer)
+            group["params"].append(p)
+    if not ids:  # the two groups of a run without layer decay, in their usual order
+        return [groups.get((0, d), {"params": [], "weight_decay": weight_decay if d else 0.0})
+                for d in (True, False)]
+    return [groups[k] for k in sorted(groups, key=lambda k: (k[0], not k[1]))]
+
+
+def layer_ids(model: nn.Module) -> dict[str, int]:
+    """Parameter name → layer, from the model's ``group_matcher`` (timm): the stem 0, each
+    block in network order 1, 2, ..., and everything else (the heads) the last layer."""
+    matcher = model.group_matcher(coarse=False)
+    stem, blocks = re.compile(matcher["stem"]), re.compile(matcher["blocks"])
+    keys: dict[str, tuple[int, ...] | None] = {}
+    for name, _ in model.named_parameters():
+        block = blocks.match(name)
+        keys[name] = (() if stem.match(name) else
+                      tuple(int(g) for g in block.groups()) if block else None)
+    order = {k: i + 1 for i, k in enumerate(sorted({k for k in keys.values() if k}))}
+    head = len(order) + 1
+    return {name: 0 if k == () else head if k is None else order[k] for name, k in keys.items()}
 
 
 def step_in_backward(optimizer: torch.optim.Optimizer) -> list[RemovableHandle]:
@@ -108,7 +136,7 @@ def _step_one(optimizer: torch.optim.Optimizer, index: int, p: torch.Tensor) -> 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimiser named by ``config.optimizer`` (lr is set every step by the schedule)."""
-    groups = param_groups(model, config.weight_decay)
+    groups = param_groups(model, config.weight_decay, config.layer_decay)
     if config.optimizer == "rmsprop_tf":
         return RMSpropTF(groups, lr=config.lr, decay=config.rmsprop_decay,
                          momentum=config.momentum, eps=config.rmsprop_eps)

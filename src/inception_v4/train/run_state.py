@@ -127,7 +127,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 # Fields a resumed run must share with the checkpoint (they fix shapes, order or optimiser);
 # batch_size too unless allow_batch_change (see restore_run).
 MUST_MATCH = ("model", "width", "depth", "residual_scale", "aux_logits", "optimizer",
-              "batch_size", "seed", "image_size")
+              "batch_size", "seed", "image_size", "freeze", "layer_decay")
 
 
 def snapshot(run: Run) -> dict[str, Any]:
@@ -147,6 +147,7 @@ def snapshot(run: Run) -> dict[str, Any]:
                     "batch_size": cfg.batch_size, "world": run.dist.world},
         "rng": rng_state(),
         "config": to_dict(cfg),
+        **run.record,  # the class names, the preprocessing, the pretrained source (build.py)
     }
 
 

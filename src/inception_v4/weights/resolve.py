@@ -114,6 +114,8 @@ def from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
         size = int(cfg["image_size"])
         extra["input_size"] = (model.pretrained_cfg["input_size"][0], size, size)
         extra["pool_size"] = pool_size(size)
+    if isinstance(ckpt.get("data_config"), dict):  # the run's preprocessing (train/build.py)
+        extra.update(ckpt["data_config"])
     classes = ckpt.get("classes") or cfg.get("classes") or run_classes(path)
     if classes:
         extra["label_names"] = tuple(str(c) for c in classes)
