@@ -87,6 +87,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     config = load_preset(preset_name(args))
     names = list(_FLAGS) + list(_SWITCHES)
     flags = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if args.pretrained and args.model is None:
+        flags["model"] = ""  # the network the weights hold (a --set model=... still agrees)
     # one replace: checks that tie fields together see the flags and --set values at once
     return replace(config, {**flags, **parse_overrides(args.set)})
 

@@ -36,8 +36,9 @@ class TrainConfig:
     # what to train, on what, where to write
     model: str = "inception_v4"
     data: str = "embedded"
-    # start from weights (anything resolve_model reads): the network, its arguments and its
-    # preprocessing come from them; a model/width/depth/... other than the default must agree
+    # start from weights (anything resolve_model reads): the network (model "": the weights'),
+    # its arguments and preprocessing come from them; width/depth/... other than the default
+    # must agree with them (train/finetune.py)
     pretrained: str = ""              # "": from scratch
     pretrained_ema: bool = False      # --pretrained RUN: its averaged weights
     freeze: str = "none"              # none | features | stages:N (stem + first N stages)
@@ -100,6 +101,9 @@ class TrainConfig:
         _check_choice("schedule", self.schedule, ("step", "cosine", "onecycle"))
         _check_choice("amp", self.amp, ("off", "bf16", "fp16"))
         check_freeze(self.freeze)
+        if not self.model and not self.pretrained:
+            raise ValueError("model='' (the network of the weights) needs pretrained=SOURCE; "
+                             "name a network (--model) or pass --pretrained")
         for name in ("batch_size", "reference_batch", "image_size", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -36,8 +36,7 @@ def load(config: TrainConfig, classes: list[str]) -> Network:
     """The network ``config.pretrained`` holds, loaded (eval mode), with its own head. A
     1001-class TF-slim head meeting 1000 classes drops the background row (the resolver's
     rule, asked for with ``num_classes=1000``)."""
-    default = TrainConfig()
-    name = config.model if config.model != default.model else None
+    name = config.model or None
     net = resolve_model(config.pretrained, name=name, ema=config.pretrained_ema)
     if net.num_classes == 1001 and len(classes) == 1000 and not _names(net):
         net = resolve_model(config.pretrained, name=name, ema=config.pretrained_ema,
@@ -53,14 +52,15 @@ def architecture(net: Network) -> dict[str, Any]:
 def adopt(config: TrainConfig, arch: dict[str, Any], image_size: int,
           source: str) -> TrainConfig:
     """``config`` with the weights' network arguments (``arch``) and, where the config keeps
-    the default, their image size. A field set to another value than both the default and
-    the weights' is an error naming both: the weights cannot serve another shape."""
+    the default, their image size. ``model`` "" is the weights' network; a named one, or
+    another field set to another value than both the default and the weights', is an error
+    naming both: the weights cannot serve another network or shape."""
     default, values, bad = TrainConfig(), {}, []
     for key in ARCH_FIELDS:
         mine, theirs = getattr(config, key), arch[key]
         if mine == theirs:
             continue
-        if mine == getattr(default, key):
+        if (mine == "") if key == "model" else (mine == getattr(default, key)):
             values[key] = theirs
         else:
             bad.append(f"{key}={mine!r} (the weights have {key}={theirs!r})")
@@ -85,12 +85,12 @@ def fit_head(net: Network, classes: list[str], seed: int) -> tuple[str, str]:
     have, want, names = net.num_classes, len(classes), _names(net)
     if net.spec.head == "embedding":
         why = f"its {have}-d embedding is not a classifier"
-    elif names is not None and names != list(classes):
-        diff = next((f"{a!r} vs {b!r}" for a, b in zip(names, classes, strict=False)
-                     if a != b), f"{len(names)} vs {want} names")
-        why = f"its {len(names)} classes are not the data's {want} ({diff})"
-    elif names is None and have != want:
+    elif have != want:
         why = f"it has {have} classes, the data {want}"
+    elif names is not None and names != list(classes):
+        diff = next((f"{a!r} where the data has {b!r}" for a, b in
+                     zip(names, classes, strict=False) if a != b), f"{len(names)} names")
+        why = f"other class names: {diff}"
     else:
         basis = "the same names" if names else "the weights carry no names; the same count"
         net.pretrained_cfg = {**net.pretrained_cfg, "label_names": tuple(classes)}

@@ -68,6 +68,11 @@ def _torch_load(path: Path) -> Any:
             f"unpickling them could run arbitrary code (torch.load weights_only=True said: "
             f"{str(err).splitlines()[0]}). Re-save only the state dict, ideally as "
             f".safetensors, from a copy you trust.") from None
+    except (EOFError, IndexError, KeyError, RuntimeError, ValueError) as err:  # not a pickle
+        raise ValueError(
+            f"{path}: unrecognised weights file, not a readable torch.save file "
+            f"({type(err).__name__}); expected safetensors, a torch.save file (.pth/.bin) or "
+            f"a Keras HDF5 file (.h5)") from None
 
 
 def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:

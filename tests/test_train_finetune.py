@@ -1,0 +1,202 @@
+"""train --pretrained: the network and its preprocessing from the weights, the head from the
+data, freezing, layer-wise decay, exact resume, class names, and the errors before training."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from train_helpers import make_image_folder
+
+import inception_v4
+from inception_v4 import cli
+from inception_v4.data.transforms import PerImageStandardize
+from inception_v4.train import TrainConfig, fit
+from inception_v4.train.build import new_network, start_network
+from inception_v4.train.optim import param_groups
+from inception_v4.weights import load_model
+
+TINY = {"width": 0.25, "depth": 0.2}
+
+
+def _source(root: Path, classes: tuple[str, ...] | None = None, num_classes: int = 3) -> Path:
+    """A tiny Inception-ResNet-v1 saved in our format (seeded), with class names or none."""
+    torch.manual_seed(7)
+    model = inception_v4.create_model("inception_resnet_v1", num_classes=num_classes, **TINY)
+    if classes is not None:
+        model.pretrained_cfg = {**model.pretrained_cfg, "label_names": classes}
+    return inception_v4.save_pretrained(model, root)
+
+
+def _ckpt(out: Path) -> dict:
+    return torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+
+
+def _train(*words: str) -> int:
+    return cli.main(["train", "--batch-size", "4", "--epochs", "1", "--workers", "0",
+                     "--image-size", "75", *words])
+
+
+def test_finetune_cli_replaces_head_freezes_body_and_records_the_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    src = _source(tmp_path / "w", classes=("x", "y", "z"))
+    data = make_image_folder(tmp_path / "data", classes=2, train=4, val=2)
+    out = tmp_path / "run"
+    assert _train("--pretrained", str(src), "--data", str(data), "--out", str(out),
+                  "--freeze", "features", "--max-steps", "1") == 0
+    said = capsys.readouterr().out
+    assert said.count("head: a new 2-class classifier replaces the weights' 3-output") == 1
+    assert "inception_resnet_v1, width 0.25, depth 0.2" in said
+    ckpt, before = _ckpt(out), load_model(src).state_dict()
+    cfg = ckpt["config"]  # the network arguments come from the weights
+    assert (cfg["model"], cfg["width"], cfg["depth"], cfg["freeze"]) == \
+        ("inception_resnet_v1", 0.25, 0.2, "features")
+    body = [k for k in before if not k.startswith("head.")]
+    assert body and all(torch.equal(ckpt["model"][k], before[k]) for k in body)  # BN stats too
+    assert ckpt["model"]["head.fc.weight"].shape == (2, before["head.fc.weight"].shape[1])
+    digest = hashlib.sha256((src / "model.safetensors").read_bytes()).hexdigest()
+    assert ckpt["pretrained"]["sha256"] == digest and ckpt["pretrained"]["head"] == "replaced"
+    assert ckpt["classes"] == ["c0", "c1"]
+    assert ckpt["data_config"]["normalize"] == "mean_std"
+    tuned = load_model(out)  # class names travel with the run
+    assert tuned.pretrained_cfg["label_names"] == ("c0", "c1")
+
+
+def test_finetune_keeps_the_head_of_the_same_classes_and_replaces_other_names(
+        tmp_path: Path) -> None:
+    data = make_image_folder(tmp_path / "data", classes=3, train=1, val=1)
+    classes = ["c0", "c1", "c2"]
+    same = _source(tmp_path / "same", classes=tuple(classes))
+    config = TrainConfig(data=str(data), model="", pretrained=str(same))
+    start = start_network(config, classes, None)
+    assert start.record["pretrained"]["head"] == "kept"
+    assert torch.equal(start.net.head.fc.weight, load_model(same).head.fc.weight)
+    other = _source(tmp_path / "other", classes=("c0", "c1", "cat"))
+    start = start_network(replace(config, pretrained=str(other)), classes, None)
+    assert start.record["pretrained"]["head"] == "replaced"
+    assert "'cat' where the data has 'c2'" in start.notes[1]
+    nameless = _source(tmp_path / "nameless")  # no names: the same count keeps it
+    assert start_network(replace(config, pretrained=str(nameless)), classes,
+                         None).record["pretrained"]["head"] == "kept"
+
+
+def test_training_preprocessing_follows_the_network(tmp_path: Path) -> None:
+    """FaceNet's weights expect per-image standardisation: training and evaluation use it,
+    from scratch too (the network's pretrained_cfg, not the defaults)."""
+    data = make_image_folder(tmp_path / "data", classes=2, train=1, val=1)
+    config = TrainConfig(model="inception_resnet_v1_facenet", data=str(data), **TINY)
+    start = start_network(config, ["c0", "c1"], None)
+    assert start.record["data_config"]["normalize"] == "per_image"
+    assert start.record["data_config"]["input_size"] == (3, 299, 299)
+    from inception_v4.data import create_transform
+
+    train = create_transform(start.record["data_config"], training=True)
+    assert train.per_image is not None and isinstance(train.per_image, PerImageStandardize)
+
+
+def test_freeze_keeps_batchnorm_statistics_and_layer_decay_scales_the_rate(
+        tmp_path: Path) -> None:
+    data = make_image_folder(tmp_path / "data", classes=2, train=2, val=2)
+    src = _source(tmp_path / "w")
+    config = TrainConfig(data=str(data), out=str(tmp_path / "run"), model="", pretrained=str(src),
+                         image_size=75, batch_size=4, epochs=2.0, workers=0, lr=0.1,
+                         optimizer="sgd", freeze="stages:1", layer_decay=0.5, ema_decay=0.0)
+    fit(config)  # 2 epochs of 1 step: training mode is restored after the first evaluation
+    before, after = load_model(src).state_dict(), _ckpt(tmp_path / "run")["model"]
+    frozen = [k for k in before if k.startswith(("stem.", "stages.0."))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    moved = [k for k in before if k.startswith("stages.1.") and "running_mean" in k]
+    assert moved and not all(torch.equal(before[k], after[k]) for k in moved)
+    net = new_network(replace(config, model="inception_resnet_v1", **TINY), 2)
+    groups = param_groups(net, 4e-5, layer_decay=0.5)
+    blocks = sum(len(stage) for stage in net.stages)  # stem 0, blocks 1..n, head n + 1
+    scale = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
+    assert scale[id(net.head.fc.weight)] == 1.0
+    assert scale[id(net.stages[-1][-1].project.weight)] == 0.5
+    assert scale[id(net.stem.conv1a.conv.weight)] == 0.5 ** (blocks + 1)
+    assert sum(len(g["params"]) for g in groups) == len(list(net.parameters()))
+
+
+def test_finetune_resume_after_a_stop_is_bitwise_identical_without_the_source(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = make_image_folder(tmp_path / "data", classes=2, train=4, val=2)
+    src = _source(tmp_path / "w")
+    base = TrainConfig(data=str(data), model="", pretrained=str(src), image_size=75, batch_size=4,
+                       epochs=2.0, workers=0, lr=0.05, optimizer="sgd", layer_decay=0.75,
+                       ema_decay=0.9, checkpoint_every=0)
+    fit(replace(base, out=str(tmp_path / "whole"), max_steps=3))
+    halves = replace(base, out=str(tmp_path / "halves"), max_steps=2)
+    fit(halves)
+    moved = shutil.move(src, tmp_path / "moved")  # resuming never reads --pretrained again
+    fit(replace(halves, max_steps=3))
+    assert "resuming: --pretrained" in capsys.readouterr().out
+    a, b = _ckpt(tmp_path / "whole"), _ckpt(tmp_path / "halves")
+    for part in ("model", "ema"):
+        state_a = a[part] if part == "model" else a[part]["module"]
+        state_b = b[part] if part == "model" else b[part]["module"]
+        assert all(torch.equal(state_a[k], state_b[k]) for k in state_a), part
+    assert a["pretrained"] == b["pretrained"] and Path(moved).is_dir()
+
+
+def _hub_cache(root: Path, repo_id: str, folder: Path) -> None:
+    """``folder``'s files in huggingface_hub's cache layout, as a download leaves them."""
+    repo = root / ("models--" + repo_id.replace("/", "--"))
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(folder, repo / "snapshots" / commit)
+
+
+@pytest.mark.parametrize("source", ["timm:inception_resnet_v1.tiny", "hf-hub:me/tiny"])
+def test_finetune_from_a_hub_source_offline_reads_the_cache(
+        source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    constants = pytest.importorskip("huggingface_hub.constants")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    src = _source(tmp_path / "w")
+    repo_id = "timm/inception_resnet_v1.tiny" if source.startswith("timm:") else "me/tiny"
+    _hub_cache(tmp_path / "hub", repo_id, src)
+    data = make_image_folder(tmp_path / "data", classes=2, train=1, val=1)
+    start = start_network(TrainConfig(data=str(data), model="", pretrained=source),
+                          ["c0", "c1"], None)
+    assert start.config.model == "inception_resnet_v1" and start.config.width == 0.25
+    digest = hashlib.sha256((src / "model.safetensors").read_bytes()).hexdigest()
+    assert start.record["pretrained"]["sha256"] == digest
+    body = load_model(src).state_dict()
+    assert all(torch.equal(v, body[k]) for k, v in start.net.state_dict().items()
+               if not k.startswith("head."))
+    with pytest.raises(FileNotFoundError, match="hub is unreachable"):  # no such cache entry
+        start_network(TrainConfig(model="", pretrained="hf-hub:me/absent"), ["c0", "c1"],
+                      None)
+
+
+def test_bad_finetune_input_fails_in_one_line_before_training(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    src = _source(tmp_path / "w")
+    data = make_image_folder(tmp_path / "data", classes=2, train=2, val=1)
+    one = make_image_folder(tmp_path / "one", classes=1, train=4, val=1)
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"this is not a weights file")
+    cases = [
+        (["--pretrained", str(src), "--data", str(one)], "at least two class folders"),
+        (["--pretrained", str(src), "--data", str(data), "--freeze", "stages:9"],
+         "has 5 stages after the stem"),
+        (["--pretrained", str(src), "--data", str(data), "--freeze", "blocks"],
+         "none, features, stages:N"),
+        (["--pretrained", str(junk), "--data", str(data)], "unrecognised"),
+        (["--pretrained", str(src), "--data", str(data), "--width", "0.5"],
+         "width=0.5 (the weights have width=0.25)"),
+        (["--pretrained", str(src), "--data", str(data), "--model", "inception_v4"],
+         "inception_v4"),
+    ]
+    for words, message in cases:
+        out = tmp_path / f"run{len(message)}"
+        assert _train(*words, "--out", str(out)) == 2, words
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err, err
+        assert not (out / "checkpoints").exists()
