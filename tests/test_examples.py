@@ -48,14 +48,15 @@ def test_finetune_from_saved_weights_head_only(tmp_path, capsys):
     source = inception_v4.create_model("inception_resnet_v1", num_classes=5, width=0.25,
                                        depth=0.2)
     inception_v4.save_pretrained(source, tmp_path / "w")
-    data = _image_folder(tmp_path / "data")
+    data = _image_folder(tmp_path / "data", per_class=4)
     rc = _load("finetune_folder").main([
-        str(data), "--weights", str(tmp_path / "w"), "--head-only", "--image-size", "75",
-        "--max-steps", "3", "--batch-size", "4", "--out", str(tmp_path / "out")])
+        str(data), "--weights", str(tmp_path / "w"), "--freeze", "features", "--image-size",
+        "75", "--max-steps", "2", "--batch-size", "4", "--workers", "0",
+        "--out", str(tmp_path / "out")])
     assert rc == 0
     out = capsys.readouterr().out
-    assert "after 3 steps" in out and "12 train / 12 val images, 2 classes" in out
-    tuned = load_model(tmp_path / "out")
+    assert "after 2 steps" in out and "classes blue, red" in out
+    tuned = load_model(tmp_path / "out" / "model")
     assert tuned.num_classes == 2
     assert tuned.pretrained_cfg["label_names"] == ("blue", "red")
     assert tuned.pretrained_cfg["input_size"] == (3, 75, 75)
@@ -63,17 +64,6 @@ def test_finetune_from_saved_weights_head_only(tmp_path, capsys):
     frozen = [k for k in before if not k.startswith("head.")]
     assert all(torch.equal(before[k], after[k]) for k in frozen)  # incl. BN statistics
     assert after["head.fc.weight"].shape == (2, source.num_features)
-
-
-def test_finetune_from_scratch_runs(tmp_path, capsys):
-    data = _image_folder(tmp_path / "data", per_class=8)
-    rc = _load("finetune_folder").main([
-        str(data), "--image-size", "75", "--epochs", "10", "--max-steps", "12", "--batch-size",
-        "8"])
-    assert rc == 0
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("step ")]
-    losses = [float(ln.split("loss ")[1]) for ln in lines]
-    assert len(losses) == 2 and all(0 < v < 10 for v in losses)  # steps 10 and 12, finite
 
 
 def test_features_for_detection(capsys):

@@ -62,8 +62,13 @@ def test_finetune_cli_replaces_head_freezes_body_and_records_the_start(
     assert ckpt["pretrained"]["sha256"] == digest and ckpt["pretrained"]["head"] == "replaced"
     assert ckpt["classes"] == ["c0", "c1"]
     assert ckpt["data_config"]["normalize"] == "mean_std"
-    tuned = load_model(out)  # class names travel with the run
-    assert tuned.pretrained_cfg["label_names"] == ("c0", "c1")
+    assert cli.main(["convert", str(out), str(tmp_path / "saved")]) == 0  # names travel
+    assert load_model(tmp_path / "saved").pretrained_cfg["label_names"] == ("c0", "c1")
+    image = next((data / "val" / "c1").iterdir())
+    capsys.readouterr()
+    assert cli.main(["predict", "--weights", str(out), str(image), "--topk", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "c0 (0)" in printed and "c1 (1)" in printed
 
 
 def test_finetune_keeps_the_head_of_the_same_classes_and_replaces_other_names(
@@ -200,3 +205,64 @@ def test_bad_finetune_input_fails_in_one_line_before_training(
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err, err
         assert not (out / "checkpoints").exists()
+
+
+@pytest.mark.slow
+def test_class_names_travel_into_onnx_metadata(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    data = make_image_folder(tmp_path / "data", classes=2, train=2, val=1)
+    src = _source(tmp_path / "w", classes=("x", "y", "z"))
+    assert _train("--pretrained", str(src), "--data", str(data), "--out", str(tmp_path / "run"),
+                  "--freeze", "features", "--max-steps", "1") == 0
+    path = tmp_path / "run.onnx"
+    assert cli.main(["export", "--weights", str(tmp_path / "run"), "--format", "onnx",
+                     "--out", str(path)]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert '"label_names": ["c0", "c1"]' in meta["pretrained_cfg"]
+
+
+@pytest.fixture(scope="module")
+def facenet_h5(shared_dir: Path) -> Path:
+    path = shared_dir / "weights" / "facenet_keras.h5"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    pytest.importorskip("h5py")
+    return path
+
+
+def test_finetune_facenet_keras_loads_every_tensor_and_standardises_per_image(
+        facenet_h5: Path, tmp_path: Path) -> None:
+    data = make_image_folder(tmp_path / "data", classes=2, train=1, val=1)
+    config = TrainConfig(data=str(data), model="", pretrained=str(facenet_h5))
+    start = start_network(config, ["c0", "c1"], None)
+    assert start.config.model == "inception_resnet_v1_facenet"
+    assert start.config.image_size == 160  # the weights' input size
+    reference = inception_v4.create_model("inception_resnet_v1_facenet",
+                                          pretrained=facenet_h5).state_dict()
+    mine = start.net.state_dict()
+    body = [k for k in reference if not k.startswith("head.")]
+    assert len(body) > 400 and all(torch.equal(mine[k], reference[k]) for k in body)
+    assert mine["head.fc.weight"].shape == (2, 1792)  # the 128-d embedding became a classifier
+    assert start.record["pretrained"]["head"] == "replaced"
+    cfg = start.record["data_config"]
+    assert cfg["normalize"] == "per_image" and cfg["input_size"] == (3, 160, 160)
+
+
+@pytest.mark.slow
+def test_finetuned_facenet_run_predicts_the_users_class_names(
+        facenet_h5: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = make_image_folder(tmp_path / "data", classes=2, train=2, val=1)
+    out = tmp_path / "faces"
+    assert cli.main(["train", "--pretrained", str(facenet_h5), "--data", str(data), "--out",
+                     str(out), "--batch-size", "4", "--max-steps", "1", "--workers", "0"]) == 0
+    from inception_v4.train.build import open_splits, set_transforms
+
+    train, val = open_splits(TrainConfig(data=str(data)))
+    set_transforms(train, val, _ckpt(out)["data_config"])  # what the run built
+    assert isinstance(train.transform.per_image, PerImageStandardize)
+    assert isinstance(val.transform.transforms[-1], PerImageStandardize)
+    image = next((data / "val" / "c0").iterdir())
+    capsys.readouterr()
+    assert cli.main(["predict", "--weights", str(out), str(image), "--topk", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "c0 (0)" in printed and "c1 (1)" in printed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from .config import TrainConfig, load_preset, parse_overrides, replace
@@ -144,13 +145,15 @@ def _is_rank0() -> bool:
 
 def format_summary(result: dict) -> str:
     """The end-of-run report: errors (raw and averaged), speed, where the files are."""
+    averaged = [] if math.isnan(result["ema_top1_err"]) else [  # ema_decay=0: none
+        f"val top-1 error {result['ema_top1_err']:.2%}, top-5 error "
+        f"{result['ema_top5_err']:.2%} (averaged weights)"]
     return "\n".join([
         f"stopped: {result['stopped']} after {result['steps']} steps "
         f"({result['epochs']:.2f} epochs, {result['train_seconds'] / 60:.1f} min training)",
         f"val top-1 error {result['top1_err']:.2%}, top-5 error {result['top5_err']:.2%} "
         f"(raw weights)",
-        f"val top-1 error {result['ema_top1_err']:.2%}, top-5 error "
-        f"{result['ema_top5_err']:.2%} (averaged weights)",
+        *averaged,
         f"dead fraction before the pool {result['dead_fraction']:.2%}; "
         f"{result['images_per_s']:.1f} images/s; skipped per epoch "
         f"{result['skipped_per_epoch']}",
