@@ -4,6 +4,7 @@ data, freezing, layer-wise decay, exact resume, class names, and the errors befo
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -69,6 +70,10 @@ def test_finetune_cli_replaces_head_freezes_body_and_records_the_start(
     assert cli.main(["predict", "--weights", str(out), str(image), "--topk", "2"]) == 0
     printed = capsys.readouterr().out
     assert "c0 (0)" in printed and "c1 (1)" in printed
+    report = tmp_path / "eval.json"  # the same classes: no extra flag
+    assert cli.main(["evaluate", "--weights", str(out), "--data", str(data), "--workers", "0",
+                     "--json", str(report)]) == 0
+    assert json.loads(report.read_text())["images"] == 4
 
 
 def test_finetune_keeps_the_head_of_the_same_classes_and_replaces_other_names(
@@ -145,6 +150,11 @@ def test_finetune_resume_after_a_stop_is_bitwise_identical_without_the_source(
         state_b = b[part] if part == "model" else b[part]["module"]
         assert all(torch.equal(state_a[k], state_b[k]) for k in state_a), part
     assert a["pretrained"] == b["pretrained"] and Path(moved).is_dir()
+    averaged = start_network(replace(base, pretrained=str(tmp_path / "whole"),
+                                     pretrained_ema=True), ["c0", "c1"], None)
+    assert averaged.record["pretrained"]["head"] == "kept"  # a run's own classes
+    assert all(torch.equal(v, a["ema"]["module"][k]) for k, v in
+               averaged.net.state_dict().items())
 
 
 def _hub_cache(root: Path, repo_id: str, folder: Path) -> None:
@@ -178,6 +188,35 @@ def test_finetune_from_a_hub_source_offline_reads_the_cache(
     with pytest.raises(FileNotFoundError, match="hub is unreachable"):  # no such cache entry
         start_network(TrainConfig(model="", pretrained="hf-hub:me/absent"), ["c0", "c1"],
                       None)
+
+
+@pytest.mark.slow
+def test_finetune_from_timm_files_in_the_hub_cache(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``timm:inception_v4`` downloads: timm's key names and timm's config.json."""
+    timm = pytest.importorskip("timm")
+    constants = pytest.importorskip("huggingface_hub.constants")
+    from safetensors.torch import save_file
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    files = tmp_path / "timm_files"
+    files.mkdir()
+    state = timm.create_model("inception_v4", pretrained=False).state_dict()
+    save_file({k: v.contiguous() for k, v in state.items()}, str(files / "model.safetensors"))
+    (files / "config.json").write_text(json.dumps(
+        {"architecture": "inception_v4", "num_classes": 1000,
+         "pretrained_cfg": {"tag": "tf_in1k", "input_size": [3, 299, 299]}}))
+    _hub_cache(tmp_path / "hub", "timm/inception_v4.tf_in1k", files)
+    config = TrainConfig(model="", pretrained="timm:inception_v4")
+    start = start_network(config, ["c0", "c1"], None)
+    assert (start.config.model, start.config.image_size) == ("inception_v4", 299)
+    reference = inception_v4.create_model("inception_v4",
+                                          pretrained=files / "model.safetensors").state_dict()
+    mine = start.net.state_dict()
+    assert all(torch.equal(mine[k], v) for k, v in reference.items() if not k.startswith("head."))
+    assert mine["head.fc.weight"].shape == (2, 1536)
 
 
 def test_bad_finetune_input_fails_in_one_line_before_training(
