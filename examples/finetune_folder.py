@@ -2,7 +2,7 @@
 ``inception-v4 train --pretrained W --data DATA`` uses, then save the result.
 
     python examples/finetune_folder.py DATA --weights W --out runs/finetuned
-    python examples/finetune_folder.py DATA --weights W --freeze features  # the head only
+    python examples/finetune_folder.py DATA --weights W --freeze none  # every layer
 
 DATA is anything ``inception_v4.data.open_dataset`` reads (``train/`` and ``val/`` class
 folders, one tree of class folders, ``train.tar`` + ``val.tar``). W is anything
@@ -30,7 +30,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("data", help="image folder or tars")
     p.add_argument("--weights", required=True, help="the pretrained weights to start from")
     p.add_argument("--out", default="runs/finetuned", help="the run folder")
-    p.add_argument("--freeze", default="none", help="none, features or stages:N")
+    p.add_argument("--freeze", default=None,
+                   help="features (the preset's: the head alone), none or stages:N")
     p.add_argument("--image-size", type=int, default=0, help="default: the weights' own")
     p.add_argument("--epochs", type=float, default=10.0)
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0: no limit)")
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     preset = load_preset("finetune")  # the preset `train --pretrained` uses (docs/recipe.md)
     config = dataclasses.replace(
         preset, model="", pretrained=args.weights, data=args.data, out=args.out,
-        freeze=args.freeze, image_size=args.image_size or preset.image_size,
+        freeze=args.freeze or preset.freeze, image_size=args.image_size or preset.image_size,
         epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
         reference_batch=args.batch_size, workers=args.workers)
     result = fit(config)
