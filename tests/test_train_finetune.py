@@ -338,7 +338,7 @@ def test_pretrained_on_imagenette_transfers_to_cifar_better_than_scratch(
     data = _cifar_subset(cifar, tmp_path / "cifar", train=50, val=30)
     common = ["--image-size", "75", "--batch-size", "32", "--workers", "2"]
     assert cli.main(["train", "--preset", "small", "--data", str(imagenette), "--out",
-                     str(tmp_path / "pre"), "--epochs", "3", "--set", "warmup_epochs=1",
+                     str(tmp_path / "pre"), "--epochs", "2", "--set", "warmup_epochs=0.5",
                      *common]) == 0
     tuned, scratch = tmp_path / "tuned", tmp_path / "scratch"
     assert cli.main(["train", "--pretrained", str(tmp_path / "pre"), "--data", str(data),
