@@ -268,10 +268,12 @@ def evaluate_and_record(run: Run, io: Io) -> None:
     run.best_err = min(run.best_err, err)
     run_state.save_run(run, best=improved)
     io.saved_at = time.monotonic()
+    averaged = (f" | averaged {avg['top1_err']:.2%} / {avg['top5_err']:.2%}"
+                if run.ema is not None else "")
     io.progress.message(
         f"eval step {run.step} (epoch {run.fractional_epoch:.2f}): top-1 err "
-        f"{raw['top1_err']:.2%} top-5 err {raw['top5_err']:.2%} | averaged "
-        f"{avg['top1_err']:.2%} / {avg['top5_err']:.2%} | dead {raw['dead_fraction']:.2%}")
+        f"{raw['top1_err']:.2%} top-5 err {raw['top5_err']:.2%}{averaged} | dead "
+        f"{raw['dead_fraction']:.2%}")
     if io.evals is not None:
         io.evals.write(row)
         plot_curves(Path(cfg.out))
