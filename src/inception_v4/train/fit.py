@@ -103,7 +103,7 @@ def resume_run(run: Run) -> Path | None:
     """Continue from the checkpoint ``--resume`` names (auto: the newest good one; damaged
     newer ones are reported and set aside); returns its path, None for a fresh start."""
     cfg, d = run.config, run.dist
-    resume = run_state.find_resume(cfg.resume, cfg.out, d.device)
+    resume = run_state.find_resume(cfg.resume, cfg.out)
     if resume is None:
         return None
     for path, why in resume.damaged:

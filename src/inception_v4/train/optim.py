@@ -47,23 +47,33 @@ class RMSpropTF(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    _rmsprop_tf_update(p, self.state[p], group)
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                _rmsprop_tf_update(params, [self.state[p] for p in params], group)
         return loss
 
 
-def _rmsprop_tf_update(p: torch.Tensor, state: dict, group: dict) -> None:
-    g = p.grad
+def _rmsprop_tf_update(params: list[torch.Tensor], states: list[dict], group: dict) -> None:
+    """One update of every tensor of a group, as a few multi-tensor (``_foreach``) kernels:
+    the per-tensor arithmetic of the module docstring, in the same order."""
+    grads = [p.grad for p in params]
     if group["weight_decay"]:
-        g = g.add(p, alpha=group["weight_decay"])
-    if not state:
-        state["square_avg"] = torch.ones_like(p, memory_format=torch.preserve_format)
-        state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-    ms, mom = state["square_avg"], state["momentum_buffer"]
-    ms.add_(g.square().sub_(ms), alpha=1.0 - group["decay"])
-    mom.mul_(group["momentum"]).addcdiv_(g, ms.add(group["eps"]).sqrt_(), value=group["lr"])
-    p.sub_(mom)
+        grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+    for p, state in zip(params, states, strict=True):
+        if not state:
+            state["square_avg"] = torch.ones_like(p, memory_format=torch.preserve_format)
+            state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    ms = [state["square_avg"] for state in states]
+    mom = [state["momentum_buffer"] for state in states]
+    delta = torch._foreach_mul(grads, grads)  # g² - ms, then sqrt(ms + eps) in the same memory
+    torch._foreach_sub_(delta, ms)
+    torch._foreach_add_(ms, delta, alpha=1.0 - group["decay"])
+    torch._foreach_copy_(delta, ms)
+    torch._foreach_add_(delta, group["eps"])
+    torch._foreach_sqrt_(delta)
+    torch._foreach_mul_(mom, group["momentum"])
+    torch._foreach_addcdiv_(mom, grads, delta, value=group["lr"])
+    torch._foreach_sub_(params, mom)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
