@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,11 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from inception_v4 import create_model
+from inception_v4 import create_model, optimize_for_inference
+from inception_v4.bench import memory
+from inception_v4.bench.contestants import Settings
+from inception_v4.bench.timing import machine
 from inception_v4.models.recompute import run_blocks
 from inception_v4.train import TrainConfig, run_state
 from inception_v4.train.build import build_run
-from inception_v4.train.distributed import Dist
+from inception_v4.train.distributed import Dist, pick_device, setup
 from inception_v4.train.fit import resume_run
 
 
@@ -75,3 +79,73 @@ def test_resume_on_another_device_keeps_the_rng_state_on_the_cpu(tmp_path: Path)
     for a, b in zip(run.net.state_dict().values(), fresh.net.state_dict().values(),
                     strict=True):
         assert torch.equal(a, b)
+
+
+def test_bf16_inference_graph_stays_on_the_model_device() -> None:
+    """``evaluate --device cuda --dtype bfloat16`` moved the model to the GPU, then
+    ``optimize_for_inference`` built the float32-output classifier on the CPU. ``meta`` stands
+    for the GPU: every tensor of the fused graph must be where the model was."""
+    model = create_model("inception_v4", num_classes=3, width=0.25, depth=0.2).to("meta")
+    fused = optimize_for_inference(model, dtype=torch.bfloat16)
+    places = {t.device.type for t in [*fused.parameters(), *fused.buffers()]}
+    assert places == {"meta"}
+    assert fused.head.fc.weight.dtype == torch.bfloat16
+
+
+@pytest.fixture
+def two_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with two GPUs, as far as device selection can tell."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+
+
+@pytest.mark.usefixtures("two_gpus")
+def test_device_follows_local_rank_under_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert pick_device("cuda", local_rank=1, world=2) == torch.device("cuda", 1)
+    assert pick_device("auto", local_rank=1, world=2) == torch.device("cuda", 1)
+    assert pick_device("cuda:1", local_rank=1, world=2) == torch.device("cuda", 1)
+    assert pick_device("cuda:1") == torch.device("cuda", 1)  # one process: any GPU present
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert setup("cuda").device == torch.device("cuda", 1)
+
+
+@pytest.mark.usefixtures("two_gpus")
+@pytest.mark.parametrize(("name", "local_rank", "world", "says"), [
+    ("cuda:0", 1, 2, "each process uses cuda:LOCAL_RANK (this one cuda:1)"),
+    ("cuda:2", 0, 1, "this machine has 2 GPU(s) (cuda:0 to cuda:1)"),
+    ("cuda:5", 1, 2, "this machine has 2 GPU(s)"),
+    ("gpu", 0, 1, "unknown device 'gpu'"),
+])
+def test_device_that_cannot_work_is_a_one_line_error(name: str, local_rank: int, world: int,
+                                                     says: str) -> None:
+    """``--device cuda:0`` under torchrun put every rank on GPU 0 (NCCL failed later); a
+    ``cuda:N`` beyond the GPUs present failed later with a raw traceback."""
+    with pytest.raises(ValueError, match=re.escape(says)) as err:
+        pick_device(name, local_rank, world)
+    assert "\n" not in str(err.value)
+
+
+def test_bench_memory_reads_the_asked_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench --device cuda:1`` read GPU 0's (the current device's) peak-memory counters;
+    every counter call must name the device asked for."""
+    seen = []
+
+    def counter(value: int = 0) -> Callable:
+        def read(device: object = None) -> int:
+            seen.append(device)
+            return value
+        return read
+    for name in ("synchronize", "reset_peak_memory_stats"):
+        monkeypatch.setattr(torch.cuda, name, counter())
+    monkeypatch.setattr(torch.cuda, "memory_allocated", counter(100))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", counter(300))
+    monkeypatch.setattr(memory, "build_contestant", lambda *a: torch.nn.Linear(4, 2))
+    monkeypatch.setattr(memory, "prepare", lambda model, s, nhwc: model)
+    monkeypatch.setattr(memory, "make_input", lambda s, nhwc: torch.randn(2, 4))
+    settings = dataclasses.asdict(Settings(device="cuda:1", batch_size=2))
+    assert memory._passes("ours", "ours", {"mode": "infer"}, settings) == 200
+    assert seen and all(torch.device(d) == torch.device("cuda", 1) for d in seen), seen
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda d=None: f"GPU {torch.device(d)}")
+    assert machine("cuda:1")["gpu"] == "GPU cuda:1"
+    assert "gpu" not in machine("cpu")
