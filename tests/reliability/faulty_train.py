@@ -4,7 +4,8 @@ after every training step, ``SAVED <step>`` after every checkpoint, ``STOPPED <r
 <step>`` when training stops and, with ``RELIABILITY_SLOW_WRITE=SECONDS``, ``WRITING <step>``
 half-way through each checkpoint write, then pauses there so that a SIGKILL (or a second
 SIGTERM) lands inside the write. ``RELIABILITY_FAIL_AT=STEP[:RANK]`` raises after that step
-(on that rank, or every rank); ``RELIABILITY_UNREADABLE_AT=STEP:RANK`` makes every image of
+(on that rank, or every rank), printing ``FAILING <rank> <unix time>``;
+``RELIABILITY_UNREADABLE_AT=STEP:RANK`` makes every image of
 that rank's batch for that step unreadable (``--workers 0``)."""
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def _train_step(run, images, labels):  # noqa: ANN001, ANN202
     say(f"STEP {RANK} {run.step}")
     step, rank = _at("RELIABILITY_FAIL_AT")
     if run.step == step and rank in (None, RANK):
+        say(f"FAILING {RANK} {time.time()}")
         raise RuntimeError(f"injected failure after step {step} on rank {RANK}")
     return loss
 
