@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from inception_v4.bench.contestants import Settings
 from inception_v4.bench.timing import machine
 from inception_v4.models.recompute import run_blocks
 from inception_v4.train import TrainConfig, run_state
-from inception_v4.train.build import build_run
+from inception_v4.train.build import build_run, configure_cuda
 from inception_v4.train.distributed import Dist, pick_device, setup
 from inception_v4.train.fit import resume_run
 
@@ -149,3 +150,24 @@ def test_bench_memory_reads_the_asked_gpu(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda d=None: f"GPU {torch.device(d)}")
     assert machine("cuda:1")["gpu"] == "GPU cuda:1"
     assert "gpu" not in machine("cpu")
+
+
+def test_cuda_runs_get_deterministic_kernels_or_cudnn_benchmark(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing set cuDNN's mode: ``deterministic`` (the default, exact resume) now asks torch
+    for deterministic kernels; ``deterministic=false`` turns on ``cudnn.benchmark``. Whether
+    a resumed GPU run is then bit-exact is a step of ``benchmarks/gpu_smoke.sh``."""
+    asked = []
+    monkeypatch.setattr(torch, "use_deterministic_algorithms",
+                        lambda mode, warn_only=False: asked.append((mode, warn_only)))
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", False)
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    configure_cuda(torch.device("cpu"), True)  # CPU kernels are deterministic already
+    assert not asked and "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    configure_cuda(torch.device("cuda", 0), False)
+    assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+    assert not asked
+    configure_cuda(torch.device("cuda", 0), True)
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert asked == [(True, True)] and os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from ..data import ImageDataset, shutdown_workers
 from . import distributed, preempt, run_state
-from .build import build_run, open_splits, per_rank_batch, wrap_model
+from .build import build_run, configure_cuda, open_splits, per_rank_batch, wrap_model
 from .config import TrainConfig, to_dict
 from .distributed import Dist
 from .loaders import eval_loader, train_loader
@@ -71,6 +71,7 @@ def fit(config: TrainConfig, *, command: list[str] | None = None) -> dict:
 def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
          stop_request: preempt.StopRequest) -> dict:
     started = time.monotonic()
+    configure_cuda(d.device, config.deterministic)
     train_ds, val_ds = open_splits(config)
     per_rank = per_rank_batch(config, d)
     loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers)
