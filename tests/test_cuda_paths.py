@@ -48,8 +48,8 @@ def test_compile_with_grad_checkpointing_matches_eager() -> None:
     plain, recompute = copy.deepcopy(net.stages[1]), copy.deepcopy(net.stages[1])
     assert len(plain) == 2  # two segments of one block
     want = _grads_and_stats(plain, plain, x)
-    compiled = torch.compile(functools.partial(run_blocks, list(recompute), recompute=True, per_segment=1),
-                             backend="aot_eager")
+    segments = functools.partial(run_blocks, list(recompute), recompute=True, per_segment=1)
+    compiled = torch.compile(segments, backend="aot_eager")
     got = _grads_and_stats(recompute, compiled, x)
     for g, w in zip(got, want, strict=True):
         torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
