@@ -31,23 +31,26 @@ def _train(args: list[str], env: dict[str, str], nproc: int = 1,
                           env={**os.environ, "OMP_NUM_THREADS": "1", **env}, timeout=timeout)
 
 
-def _seconds_since_failure(proc: subprocess.CompletedProcess) -> float:
-    """From the injected exception (the hook prints ``FAILING <rank> <time>``) to now."""
+def _fails_and_exits(tmp_path: Path, fail_at: str, workers: int, nproc: int = 1) -> None:
+    """A run with an exception injected after step ``fail_at`` (``STEP[:RANK]``) exits
+    non-zero, with that exception, within 30 s of it (the hook prints ``FAILING <rank>
+    <time>`` as it raises)."""
+    data = make_image_folder(tmp_path / "data", classes=2, train=8, val=2, size=40)
+    proc = _train(["--data", str(data), "--out", str(tmp_path / "run"), "--batch-size", "4",
+                   "--workers", str(workers)], {"RELIABILITY_FAIL_AT": fail_at}, nproc=nproc,
+                  timeout=90 * nproc)
+    assert proc.returncode != 0
+    assert f"injected failure after step {fail_at.split(':')[0]}" in proc.stderr
     times = [float(line.split()[2]) for line in proc.stdout.splitlines()
              if line.startswith("FAILING ")]
     assert times, proc.stdout + proc.stderr[-2000:]
-    return time.time() - min(times)
+    assert time.time() - min(times) < 30
 
 
 def test_exception_in_training_exits_with_loader_workers(tmp_path: Path) -> None:
     """An exception at step 2 with two loader workers: the interpreter used to wait at exit
     for workers that ignore SIGTERM, forever. Now the process exits non-zero at once."""
-    data = make_image_folder(tmp_path / "data", classes=2, train=8, val=2, size=40)
-    proc = _train(["--data", str(data), "--out", str(tmp_path / "run"), "--batch-size", "4",
-                   "--workers", "2"], {"RELIABILITY_FAIL_AT": "2"}, timeout=90)
-    assert proc.returncode != 0
-    assert "injected failure after step 2" in proc.stderr
-    assert _seconds_since_failure(proc) < 30
+    _fails_and_exits(tmp_path, "2", workers=2)
 
 
 @gloo
@@ -55,12 +58,7 @@ def test_exception_in_training_exits_with_loader_workers(tmp_path: Path) -> None
 def test_exception_on_one_rank_ends_the_torchrun_job(tmp_path: Path) -> None:
     """Rank 1 raises at step 2; rank 0, in the next collective, must not wait for it: the
     whole job exits non-zero within 30 s of the exception, workers included."""
-    data = make_image_folder(tmp_path / "data", classes=2, train=8, val=2, size=40)
-    proc = _train(["--data", str(data), "--out", str(tmp_path / "run"), "--batch-size", "4",
-                   "--workers", "1"], {"RELIABILITY_FAIL_AT": "2:1"}, nproc=2, timeout=240)
-    assert proc.returncode != 0
-    assert "injected failure after step 2 on rank 1" in proc.stderr
-    assert _seconds_since_failure(proc) < 30
+    _fails_and_exits(tmp_path, "2:1", workers=1, nproc=2)
 
 
 @gloo
