@@ -162,7 +162,8 @@ def test_cuda_runs_get_deterministic_kernels_or_cudnn_benchmark(
                         lambda mode, warn_only=False: asked.append((mode, warn_only)))
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
     monkeypatch.setattr(torch.backends.cudnn, "deterministic", False)
-    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", "")  # so that the undo removes it
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG")
     configure_cuda(torch.device("cpu"), True)  # CPU kernels are deterministic already
     assert not asked and "CUBLAS_WORKSPACE_CONFIG" not in os.environ
     configure_cuda(torch.device("cuda", 0), False)
