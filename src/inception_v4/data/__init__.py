@@ -4,7 +4,7 @@ and loaders."""
 from .dataset import ImageDataset, open_dataset
 from .eval_set import EVAL_SPLITS, open_eval_dataset
 from .images import MAX_PIXELS, BadImageError, decode_image
-from .loader import build_loader, collate_skipping
+from .loader import build_loader, collate_skipping, shutdown_workers
 from .splits import held_out
 from .transforms import (
     create_transform,
@@ -15,4 +15,5 @@ from .transforms import (
 
 __all__ = ["EVAL_SPLITS", "MAX_PIXELS", "BadImageError", "ImageDataset", "build_loader",
            "collate_skipping", "create_transform", "decode_image", "eval_transform", "held_out",
-           "open_dataset", "open_eval_dataset", "resolve_data_config", "train_transform"]
+           "open_dataset", "open_eval_dataset", "resolve_data_config", "shutdown_workers",
+           "train_transform"]
