@@ -29,7 +29,7 @@ def _flag(name: str) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "train", help="train a network with the paper's recipe (or the small preset)",
+        "train", help="train a network (the paper's recipe, a CPU preset) or fine-tune weights",
         description="Train with the paper's recipe (preset 'paper', the defaults), a CPU "
                     "preset ('small'), or fine-tune pretrained weights (--pretrained, preset "
                     "'finetune'). Settings: preset < flags < --set key=value. Under "
