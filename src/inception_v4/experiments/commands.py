@@ -70,6 +70,12 @@ def run_experiment(args: argparse.Namespace) -> int:
     summaries = run_plan(plan, args.out, args.budget_minutes)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
+    if summaries and summaries[-1].get("stopped") == "preempted":
+        last = summaries[-1]
+        print(f"experiment: preempted ({last['stop_signal']}) in {last['out']} after step "
+              f"{last['steps']}; checkpoint {last['stopped_checkpoint']} written. Run the same "
+              f"command again to continue.", flush=True)
+        return 130 if last["stop_signal"] == "SIGINT" else 0
     curves = [load_curve(s) for s in summaries]
     setup = setup_text(plan, args)
     if plan.kind == "residual":

@@ -93,6 +93,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
 def run_train(args: argparse.Namespace) -> int:
     from .fit import fit
     from .loop import NonFiniteLoss
+    from .preempt import INTERRUPTED
     from .run_state import CheckpointWriteError
 
     config = resolve_config(args)
@@ -110,7 +111,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"inception-v4 train: preempted ({result['stop_signal']}) after step "
               f"{result['steps']}; checkpoint {result['stopped_checkpoint']} written. Run the "
               f"same command again (--resume auto) to continue from it.", flush=True)
-        return 0
+        return INTERRUPTED if result["stop_signal"] == "SIGINT" else 0
     print(format_summary(result))
     return 0
 

@@ -84,7 +84,7 @@ class TrainConfig:
     step_in_backward: bool = False    # optim.step_in_backward: no step() after backward
     resume: str = "auto"              # auto | never | PATH
     checkpoint_every: int = 1000      # steps; 0: at epoch ends only
-    checkpoint_minutes: float = 0.0   # 0: off
+    checkpoint_minutes: float = 10.0  # also every this many minutes of training; 0: off
     keep_checkpoints: int = 2         # step files kept (the newest K); damaged ones fall back
     allow_batch_change: bool = False  # resume with another global batch_size (not exact)
     log_every: int = 50
