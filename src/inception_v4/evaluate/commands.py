@@ -16,6 +16,7 @@ from ..data import BadImageError, decode_image, open_eval_dataset
 from ..data.eval_set import EVAL_SPLITS
 from ..models import list_models
 from .blacklist import blacklist_mask, read_blacklist
+from .classes import check_class_names
 from .loading import class_names, load_for_eval
 from .loop import collect_predictions, summarize_predictions, view_config
 from .paper import published_beside, published_lines
@@ -95,6 +96,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="evaluate N images evenly spaced over the set (quick checks)")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable images (listed in the output) instead of stopping")
+    p.add_argument("--by-index", action="store_true",
+                   help="score by class index even when the weights' class names are not the "
+                        "data's (normally an error)")
     p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
     p.add_argument("--report", default=None, metavar="DIR",
                    help="failure analysis: per-class accuracy, confusions, worst images")
@@ -155,6 +159,9 @@ def _evaluate_and_print(args: argparse.Namespace, models: list[nn.Module],
     listed = read_blacklist(args.blacklist) if args.blacklist else None
     dataset, data_info = open_eval_dataset(args.data, args.split, args.labels,
                                            num_classes=_label_space(models))
+    for model in models:
+        check_class_names(model.pretrained_cfg.get("label_names"), model.num_classes,
+                          dataset.classes, by_index=args.by_index)
     if listed is not None:  # unmatchable names: fail before hours of evaluation
         blacklist_mask([dataset.name(i) for i in range(len(dataset))], listed)
     pred = collect_predictions(models, dataset, args.crops, batch_size=args.batch_size,

@@ -104,7 +104,7 @@ def align_classes(probs: torch.Tensor, num_classes: int) -> torch.Tensor:
         kept = probs[..., 1:]
         return kept / kept.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     raise ValueError(f"the model predicts {k} classes but the dataset has {num_classes}; use "
-                     f"weights trained for this dataset (or the same class list)")
+                     f"weights trained on this dataset's classes")
 
 
 def _record(out: dict[str, list], probs: torch.Tensor, labels: torch.Tensor,
