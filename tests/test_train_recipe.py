@@ -14,6 +14,7 @@ from inception_v4.train import (
     ModelEma,
     RMSpropTF,
     TrainConfig,
+    config_learning_rate,
     learning_rate,
     load_preset,
     param_groups,
@@ -218,3 +219,19 @@ def test_checkpoint_load_refuses_pickled_objects(tmp_path) -> None:  # noqa: ANN
     with pytest.raises(FileNotFoundError, match="--resume"):
         ckpt.find_resume(str(tmp_path / "missing.pt"), tmp_path)
     assert ckpt.find_resume("auto", tmp_path) is None
+
+
+def test_small_preset_cut_to_three_epochs_reaches_its_peak_and_decays() -> None:
+    """The small preset's 4 warm-up epochs do not fit a 3-epoch run: the warm-up is clipped
+    to 30 % of it (0.9 epochs), said before the run; the rate peaks at 0.2 there and falls
+    linearly to 0 at epoch 3 (one-cycle)."""
+    from inception_v4.train.schedule import schedule_notes
+
+    config = replace(load_preset("small"), {"epochs": 3})
+    rows = [(e, config_learning_rate(config, e)) for e in (0.0, 0.45, 0.9, 1.95, 2.58, 3.0)]
+    want = [0.0, 0.1, 0.2, 0.1, 0.04, 0.0]
+    assert [lr for _, lr in rows] == pytest.approx(want, abs=1e-12)
+    assert schedule_notes(config) == [
+        "warm-up of 4 epochs is too long for a 3-epoch run: clipped to 0.9 epochs (30% of the "
+        "run), so the learning rate reaches its peak and then decays"]
+    assert schedule_notes(load_preset("small")) == []  # 4 of 16 epochs fit

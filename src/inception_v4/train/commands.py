@@ -44,7 +44,8 @@ _HELP = {
     "model": "registry name (see `inception-v4 models`)",
     "data": "train/ + val/ folders, one ImageFolder, train.tar + val.tar, or 'embedded'",
     "out": "output folder: config.json, metrics.csv, eval.csv, curves.png, checkpoints/",
-    "epochs": "length of the schedule in epochs (may be fractional)",
+    "epochs": "length of the schedule in epochs (may be fractional); warm-up takes at most "
+              "30%% of it",
     "max_steps": "stop after this many steps without changing the schedule (0: none)",
     "batch_size": "GLOBAL batch, split over torchrun ranks; lr scales by batch/reference_batch",
     "resume": "auto (the newest good checkpoint in OUT/checkpoints: a damaged one is reported "

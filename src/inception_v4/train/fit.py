@@ -32,7 +32,7 @@ from .records import (
     tensorboard_writer,
     write_config_json,
 )
-from .schedule import config_learning_rate
+from .schedule import config_learning_rate, schedule_notes
 
 
 @dataclass
@@ -75,6 +75,8 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
     per_rank = per_rank_batch(config, d)
     loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers)
     run = build_run(config, d, train_ds.num_classes, loader.sampler.steps_per_epoch())
+    for note in schedule_notes(config):
+        _say(d, f"note: {note}")
     resume = resume_run(run)
     run.model = wrap_model(run.net, config, d)
     io = open_io(run, loader, val_ds, resume is not None)
