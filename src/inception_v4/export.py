@@ -101,8 +101,9 @@ def export_onnx(model: nn.Module, path: str | Path, *, image_size: int | None = 
     """Write the eval network as ONNX (input ``input``, output ``output``); returns the path.
 
     With ``dynamic_batch`` (the default) the first axis of input and output is symbolic
-    (``batch``), otherwise fixed at ``batch_size``; ``optimize`` exports :func:`inference_network`'s folded form. The model's
-    ``pretrained_cfg`` and creation arguments go into the metadata as JSON.
+    (``batch``), otherwise fixed at ``batch_size``; ``optimize`` exports
+    :func:`inference_network`'s folded form. The model's ``pretrained_cfg`` and creation
+    arguments go into the metadata as JSON.
     """
     if opset < MIN_OPSET:
         raise ValueError(f"opset {opset} is too old; use {MIN_OPSET} or newer")

@@ -207,8 +207,8 @@ def test_sigterm_to_the_process_group_spares_the_loader_workers(tmp_path: Path,
 @pytest.mark.slow
 def test_ctrl_c_to_a_training_subprocess_checkpoints_exits_130_and_resumes_bitwise(
         tmp_path: Path, tiny_data: Path, reliability) -> None:  # noqa: ANN001
-    """Ctrl-C reaches the whole foreground process group: SIGINT to the group during step 2 (sent after step 1)
-    stops the run at that step boundary with a checkpoint, no traceback, exit status 130;
+    """Ctrl-C reaches the whole foreground process group: SIGINT to the group after step 1
+    stops the run at a step boundary with a checkpoint, no traceback, exit status 130;
     the same command (``--resume auto``) then ends bit-identical to an uninterrupted run."""
     steps = 3
     assert main(["train", *_args(tiny_data, tmp_path / "whole", steps)]) == 0

@@ -25,6 +25,22 @@ def is_image_name(name: str) -> bool:
     return not base.startswith(".") and base.lower().endswith(IMG_EXTENSIONS)
 
 
+def image_files(items: list[str]) -> list[str]:
+    """The files given, and the images inside the folders given (recursively, sorted)."""
+    paths = []
+    for item in items:
+        root = Path(item)
+        if not root.is_dir():
+            paths.append(item)
+            continue
+        found = sorted(str(f) for f in root.rglob("*")
+                       if f.is_file() and is_image_name(str(f.relative_to(root))))
+        if not found:
+            raise ValueError(f"{item}: a folder without images ({', '.join(IMG_EXTENSIONS)})")
+        paths += found
+    return paths
+
+
 def class_folders(root: Path) -> list[str]:
     """The sorted, non-hidden subfolder names of ``root`` (ImageFolder's classes)."""
     return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))

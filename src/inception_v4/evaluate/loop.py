@@ -12,12 +12,12 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from ..data import BadImageError, resolve_data_config
 from .blacklist import blacklist_mask, read_blacklist
 from .metrics import summarize, topk_correct
 from .predict import predict
+from .progress import progress as progress_bar
 from .views import crop_definition, views
 
 
@@ -151,7 +151,7 @@ def collect_predictions(
                                                 "true_prob", "correct1", "correct5")}
     bad: list[str] = []
     start = time.perf_counter()
-    for batch in _progress(loader, progress):
+    for batch in progress_bar(loader, "evaluate", "batch", quiet=not progress):
         bad += [err for _, v, err in batch if v is None]
         good = [(i, v) for i, v, _ in batch if v is not None]
         if (bad and not skip_bad) or not good:
@@ -168,12 +168,6 @@ def collect_predictions(
         raise ValueError(f"no image of {len(indices)} could be evaluated ({len(bad)} unreadable)")
     return Predictions(**{k: torch.cat(v) for k, v in out.items()},
                        seconds=time.perf_counter() - start, skipped=bad)
-
-
-def _progress(loader: DataLoader, enabled: bool) -> Any:
-    if not enabled:
-        return loader
-    return tqdm(loader, unit="batch", desc="evaluate")
 
 
 def summarize_predictions(pred: Predictions, crops: int, dataset: Any = None,

@@ -67,6 +67,7 @@ def save_pretrained(model: nn.Module, directory: str | Path, source: str | None 
         "format": FORMAT_TAG, "format_version": 1, "model": net.spec.name,
         "init_args": net.init_args, "pretrained_cfg": getattr(net, "pretrained_cfg", {}),
         "num_classes": net.num_classes, "num_features": net.num_features,
+        "head": net.spec.head,  # "classifier", or "embedding" (FaceNet: num_classes-d vectors)
         "library_version": __version__,
     }
     if source is not None:
