@@ -25,11 +25,11 @@ from typing import Any
 
 from torch import nn
 
-from ..models import Network, build_network
+from ..models import FeatureExtractor, Network, build_network
 from ..models.preprocessing import pool_size
 from .hub import is_hub_source
 from .pretrained import infer_num_classes, layout_for, load_weights, resolve_source
-from .sources import Weights, read_weights
+from .sources import CONFIG_NAME, Weights, read_weights
 from .training_checkpoint import (
     ARG_KEYS,
     check_part,
@@ -121,11 +121,23 @@ def from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
     return model
 
 
-def load_model(source: str | Path, *, ema: bool = False) -> Network:
+def load_model(source: str | Path, *, ema: bool = False, features_only: bool = False,
+               out_indices: tuple[int, ...] = (0, 1, 2, 3, 4)) -> nn.Module:
     """A model rebuilt and loaded, in eval mode, from anything :func:`resolve_model` reads:
     our folder, a training checkpoint or run folder (``ema=True``: the averaged weights), a
-    foreign weights file (its model and number of classes are read off its keys)."""
-    return resolve_model(source, ema=ema)
+    foreign weights file (its model and number of classes are read off its keys).
+    ``features_only``: its feature maps at ``out_indices`` (as ``create_model``'s)."""
+    model = resolve_model(source, ema=ema)
+    return FeatureExtractor(model, out_indices).eval() if features_only else model
+
+
+def carries_network(source: str | Path) -> bool:
+    """Whether ``source`` says which network it holds, constructor arguments included (our
+    folder, a training checkpoint or its run folder): its width and depth come from it."""
+    if is_hub_source(source):
+        return False
+    path = Path(source)
+    return (path / CONFIG_NAME).is_file() or read_training_checkpoint(path) is not None
 
 
 def describe(model: nn.Module, source: str | Path) -> dict[str, Any]:
