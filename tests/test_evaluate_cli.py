@@ -194,8 +194,13 @@ def test_evaluate_refuses_weights_of_other_classes_unless_by_index(
     assert repr(weights_names[0]) in err
     assert main(["ensemble", "--member", str(trained["folder"]), *base]) == 2
     assert "'airplane'" in capsys.readouterr().err
-    assert main(["evaluate", "--weights", str(trained["run"]), "--by-index", *base]) == 0
-    assert "20 evaluated" in capsys.readouterr().out
+    assert main(["evaluate", "--weights", str(trained["run"]), "--by-index", "--ema",
+                 *base]) == 0
+    out = capsys.readouterr().out
+    assert "20 evaluated" in out  # a single tree: every image, and the output says so
+    assert f"weights: {trained['run']} (training checkpoint, averaged weights)" in out
+    assert "note: every image of this class-folder tree is scored, the images a training " \
+           "run on it trained on included" in out
 
 
 def test_class_check_matches_imagenet_weights_by_wnid() -> None:

@@ -144,7 +144,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                                 device=resolve_device(args.device),
                                 dtype=getattr(torch, args.dtype))
     header = {"model": info["model"], "weights": info["weights"], "ema": args.ema,
-              "dtype": args.dtype}
+              "weights_kind": info["kind"], "dtype": args.dtype}
     return _evaluate_and_print(args, [model], header)
 
 
@@ -167,7 +167,8 @@ def run_ensemble(args: argparse.Namespace) -> int:
         model, info = load_for_eval(name, weights, ema=args.ema, device=device,
                                     dtype=getattr(torch, args.dtype))
         models.append(model)
-        members.append({"model": info["model"], "weights": info["weights"]})
+        members.append({"model": info["model"], "weights": info["weights"],
+                        "weights_kind": info["kind"]})
     header = {"model": f"ensemble of {len(models)}", "members": members, "ema": args.ema,
               "dtype": args.dtype,
               "rule": "arithmetic mean of softmax probabilities over crops, then members"}

@@ -23,8 +23,14 @@ def data_line(result: dict[str, Any]) -> str:
 
 def print_table(result: dict[str, Any]) -> None:
     print(f"{result['model']}: {result['crop_definition']}")
+    for member in result.get("members", [result]):
+        print(f"weights: {member['weights']} ({member['weights_kind']})")
     if "layout" in result:
         print(f"data: {data_line(result)}")
+        if result["layout"] == "class folders" and result["split"] == "all":
+            print("note: every image of this class-folder tree is scored, the images a "
+                  "training run on it trained on included; --split val scores only the 10 % "
+                  "that training holds out")
     print(f"{'set':18s} {'images':>8s} {'top-1 err':>10s} {'top-5 err':>10s} "
           f"{'top-1 acc':>10s} {'top-5 acc':>10s}")
     rows = [("all", result)]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
-from .config import TrainConfig, load_preset, parse_overrides, replace
+from .config import TrainConfig, load_preset, parse_overrides, replace, to_dict
 
 # flag → config field, for the flags that map one to one (None: not given).
 _FLAGS = {
@@ -24,8 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train", help="train a network with the paper's recipe (or the small preset)",
         description="Train with the paper's recipe (preset 'paper', the defaults) or a CPU "
-                    "preset ('small'). Settings: preset < flags < --set key=value. Under "
-                    "torchrun the run is data-parallel; --batch-size is global.")
+                    "preset ('small'). Settings: preset < flags < --set key=value; the "
+                    "defaults below are the chosen preset's (paper and small shown). "
+                    "--print-config shows the resolved settings. Under torchrun the run is "
+                    "data-parallel; --batch-size is global.")
     p.add_argument("--preset", default="paper",
                    help="paper | small | a .toml file (default: paper)")
     for name, kind in _FLAGS.items():
@@ -37,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help=_help(name))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field (repeatable); unknown keys are rejected")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved settings (preset, flags, --set) as a preset TOML "
+                        "and exit without training")
     p.set_defaults(func=run_train)
 
 
@@ -64,9 +71,10 @@ _HELP = {
 
 
 def _help(name: str) -> str:
-    default = getattr(TrainConfig(), name)
     text = _HELP.get(name, f"config field {name}")
-    return f"{text} (paper preset: {default})"
+    defaults = ", ".join(f"{preset}: {getattr(load_preset(preset), name)}"
+                         for preset in ("paper", "small"))
+    return f"{text} (default from the preset; {defaults})"
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
@@ -98,6 +106,9 @@ def run_train(args: argparse.Namespace) -> int:
     from .run_state import CheckpointWriteError
 
     config = resolve_config(args)
+    if args.print_config:
+        print(config_toml(config, command_line(args)))
+        return 0
     try:
         result = fit(config, command=command_line(args))
     except NonFiniteLoss as err:
@@ -113,8 +124,23 @@ def run_train(args: argparse.Namespace) -> int:
               f"{result['steps']}; checkpoint {result['stopped_checkpoint']} written. Run the "
               f"same command again (--resume auto) to continue from it.", flush=True)
         return INTERRUPTED if result["stop_signal"] == "SIGINT" else 0
+    if result.get("finished_before"):
+        print(f"{result['out']} already holds a finished run ({result['steps']} steps): nothing "
+              f"was trained. Use another --out, --resume never to start again, or a longer "
+              f"--epochs / --max-steps to continue it. Its result:")
     print(format_summary(result))
     return 0
+
+
+def config_toml(config: TrainConfig, command: list[str]) -> str:
+    """The resolved settings as a preset file (``--preset FILE`` reads it back)."""
+    lines = [f"# {' '.join(command)}"]
+    for key, value in to_dict(config).items():
+        if value is None:
+            lines.append(f"# {key} = (none: the model's own)")
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines)
 
 
 def _is_rank0() -> bool:
@@ -133,8 +159,13 @@ def format_summary(result: dict) -> str:
         f"val top-1 error {result['ema_top1_err']:.2%}, top-5 error "
         f"{result['ema_top5_err']:.2%} (averaged weights)",
         f"dead fraction before the pool {result['dead_fraction']:.2%}; "
-        f"{result['images_per_s']:.1f} images/s; skipped per epoch "
-        f"{result['skipped_per_epoch']}",
+        + (f"{result['images_per_s']:.1f} images/s; " if result["images_per_s"] > 0 else "")
+        + f"skipped per epoch {result['skipped_per_epoch']}",
         f"files: {result['out']} (config.json, metrics.csv, eval.csv, curves.png, "
-        f"checkpoints/)",
+        f"checkpoints/{_tensorboard_files(result['out'])})",
     ])
+
+
+def _tensorboard_files(out: str) -> str:
+    found = any(Path(out).glob("events.out.tfevents.*"))
+    return ", events.out.tfevents.* (TensorBoard)" if found else ""

@@ -96,7 +96,8 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
                 log.close()
         if io.metrics is not None and io.metrics.tensorboard is not None:
             io.metrics.tensorboard.close()
-    return summary(run, io, stop, time.monotonic() - started)
+    done = {"finished_before": resume is not None and stop == "done" and io.session_images == 0}
+    return {**summary(run, io, stop, time.monotonic() - started), **done}
 
 
 def resume_run(run: Run) -> Path | None:

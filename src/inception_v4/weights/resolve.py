@@ -49,7 +49,7 @@ def resolve_model(source: str | Path, *, name: str | None = None, ema: bool = Fa
     checkpoint = None if is_hub_source(source) else read_training_checkpoint(source)
     if checkpoint is not None:
         model = from_checkpoint(*checkpoint, name=name, ema=ema)
-        kind = "training checkpoint" + (", averaged weights" if ema else "")
+        kind = "training checkpoint, " + ("averaged weights" if ema else "raw weights")
     elif ema:
         raise ValueError(f"--ema (ema=True) needs a training checkpoint (checkpoints/last.pt "
                          f"or a run folder) with averaged weights; {source} is a plain weights "
