@@ -52,6 +52,7 @@ class Io:
     skipped_per_epoch: list[int] = field(default_factory=list)
     session_images: int = 0
     session_seconds: float = 0.0
+    eval_seconds: float = 0.0  # how long the last evaluation took (for the ETA)
 
 
 def fit(config: TrainConfig, *, command: list[str] | None = None) -> dict:
@@ -222,11 +223,30 @@ def _checkpoint_due(run: Run, io: Io) -> bool:
 def log_metrics(run: Run, io: Io) -> None:
     loss, ips = io.window.close(run.seconds)
     lr = config_learning_rate(run.config, (run.step - 1) / run.steps_per_epoch)
-    steps_per_s = run.step / max(run.seconds, 1e-9)
-    io.progress.log(run.step, run.fractional_epoch, loss, lr, ips, steps_per_s)
+    io.progress.log(run.step, run.fractional_epoch, loss, lr, ips, eta_seconds(run, io))
     if io.metrics is not None:
         io.metrics.write({"step": run.step, "epoch": run.fractional_epoch, "lr": lr,
                           "loss": loss, "images_per_s": ips, "seconds": run.seconds})
+
+
+def eta_seconds(run: Run, io: Io) -> float:
+    """Training left at this run's step rate, plus the evaluations left at the last one's
+    duration (before the first: its batches at a third of a training step each, the forward
+    pass without the backward, twice with averaged weights)."""
+    step_seconds = run.seconds / max(run.step, 1)
+    per_eval = io.eval_seconds or len(io.val) * step_seconds / 3 * (2 if run.ema else 1)
+    evals = evaluations_left(run.step, io.total_steps, run.steps_per_epoch,
+                             run.config.eval_every_steps)
+    return (io.total_steps - run.step) * step_seconds + evals * per_eval
+
+
+def evaluations_left(step: int, total: int, steps_per_epoch: int, every: int) -> int:
+    """Evaluations after ``step`` until ``total``: one per epoch end and one at the end, and
+    one every ``every`` steps (0: none) that is not at an epoch end."""
+    ends = {s for s in range(step + 1, total + 1) if s % steps_per_epoch == 0} | {total}
+    if every:
+        ends |= set(range((step // every + 1) * every, total, every))
+    return len(ends) if step < total else 0
 
 
 def stop_reason(run: Run, io: Io) -> str | None:
@@ -244,9 +264,11 @@ def stop_reason(run: Run, io: Io) -> str | None:
 def evaluate_and_record(run: Run, io: Io) -> None:
     """Evaluate raw and averaged weights, append to eval.csv, checkpoint, redraw curves."""
     cfg, d = run.config, run.dist
-    raw = validate(run.net, io.val, d, cfg.amp, cfg.channels_last)
-    avg = (validate(run.ema.module, io.val, d, cfg.amp, cfg.channels_last)
+    tic = time.monotonic()
+    raw = validate(run.net, io.val, d, cfg.amp, cfg.channels_last, "eval (raw)")
+    avg = (validate(run.ema.module, io.val, d, cfg.amp, cfg.channels_last, "eval (averaged)")
            if run.ema is not None else {"top1_err": math.nan, "top5_err": math.nan})
+    io.eval_seconds = time.monotonic() - tic
     row = {"epoch": run.fractional_epoch, "step": run.step, "top1_err": raw["top1_err"],
            "top5_err": raw["top5_err"], "ema_top1_err": avg["top1_err"],
            "ema_top5_err": avg["top5_err"], "dead_fraction": raw["dead_fraction"]}

@@ -45,12 +45,12 @@ class Progress:
             self.bar.update(1)
 
     def log(self, step: int, epoch: float, loss: float, lr: float, ips: float,
-            steps_per_s: float) -> None:
+            eta: float) -> None:
+        """One log line (or the bar's postfix); ``eta``: seconds left, evaluations included."""
         if self.bar is not None:
             self.bar.set_postfix(epoch=f"{epoch:.2f}", loss=f"{loss:.3f}", lr=f"{lr:.3g}",
-                                 img_s=f"{ips:.0f}", refresh=False)
+                                 img_s=f"{ips:.0f}", eta=_hms(eta), refresh=False)
         elif self.enabled:
-            eta = (self.total - step) / max(steps_per_s, 1e-9)
             print(f"step {step}/{self.total} epoch {epoch:.2f} loss {loss:.4f} lr {lr:.4g} "
                   f"{ips:.1f} img/s eta {_hms(eta)}", flush=True)
 
