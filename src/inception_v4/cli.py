@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from ._version import __version__
+
 # Modules providing ``register(subparsers)``, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "inception_v4.models.commands",
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="inception-v4",
         description="Inception-v4 / Inception-ResNet (arXiv 1602.07261): models, training, "
                     "evaluation, experiments.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

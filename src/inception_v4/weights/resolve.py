@@ -25,7 +25,7 @@ from typing import Any
 
 from torch import nn
 
-from ..models import FeatureExtractor, Network, build_network
+from ..models import FeatureExtractor, Network, build_network, get_spec
 from ..models.preprocessing import pool_size
 from .hub import is_hub_source
 from .pretrained import infer_num_classes, layout_for, load_weights, resolve_source
@@ -67,6 +67,8 @@ def resolve_model(source: str | Path, *, name: str | None = None, ema: bool = Fa
 
 
 def _check_name(name: str | None, saved: str | None, source: Path) -> str:
+    if name:
+        get_spec(name)  # an unknown name: say so, listing the known ones
     if name and saved and name != saved:
         raise ValueError(f"model {name!r} asked for, but {source} holds {saved} weights; drop "
                          f"the model name (the weights say what they are) or pass {name} "
