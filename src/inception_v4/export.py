@@ -182,7 +182,7 @@ def _compare(want: torch.Tensor, got: torch.Tensor, atol: float, what: str) -> f
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a network to ONNX or a torch.export program, "
+    p = sub.add_parser("export", description="export a network to ONNX or a torch.export program, "
                                       "checked against PyTorch")
     p.add_argument("--model", default=None,
                    help="registry name (see `inception-v4 models`); default: the one the "

@@ -22,7 +22,7 @@ DEFAULT_MODELS = ["inception_v4", "inception_resnet_v2"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="speed and memory against timm; input pipeline speed")
+    p = sub.add_parser("bench", description="speed and memory against timm; input pipeline speed")
     p.add_argument("--model", nargs="+", default=DEFAULT_MODELS, choices=list_models(),
                    metavar="NAME", help=f"networks (default: {' '.join(DEFAULT_MODELS)})")
     p.add_argument("--compare", choices=("timm", "none"), default="timm")

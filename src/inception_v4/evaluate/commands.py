@@ -35,19 +35,20 @@ WEIGHTS_HELP = ("our folder (config.json + model.safetensors), a training checkp
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="top-1/top-5 error at 1, 12 or 144 crops (Tables 2-4)")
+    p = sub.add_parser("evaluate",
+                       description="top-1/top-5 error at 1, 12 or 144 crops (Tables 2-4)")
     p.add_argument("--model", default=None,
                    help="registry name (default: the one the weights' config names)")
     p.add_argument("--weights", required=True, metavar="W", help=WEIGHTS_HELP)
     _add_run_args(p)
     p.set_defaults(func=run_evaluate)
-    p = sub.add_parser("ensemble", help="average several models' probabilities (Table 5)")
+    p = sub.add_parser("ensemble", description="average several models' probabilities (Table 5)")
     p.add_argument("--member", action="append", required=True, metavar="[NAME=]W",
                    help="one member (repeat): registry name = weights, or weights alone when "
                         "they carry their config")
     _add_run_args(p)
     p.set_defaults(func=run_ensemble)
-    p = sub.add_parser("predict", help="top-k classes of images (an embedding network: "
+    p = sub.add_parser("predict", description="top-k classes of images (an embedding network: "
                                        "their embeddings)")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of them")
     p.add_argument("--model", default=None, help="registry name (default: from the weights)")
@@ -62,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="an embedding network's vectors as OUT.npy (N x D) or OUT.csv")
     _add_quiet(p)
     p.set_defaults(func=run_predict)
-    p = sub.add_parser("compare", help="are two face images the same person? (an embedding "
+    p = sub.add_parser("compare", description="are two face images the same person? (an embedding "
                                        "network: FaceNet)")
     p.add_argument("image_a", metavar="IMAGE_A")
     p.add_argument("image_b", metavar="IMAGE_B")

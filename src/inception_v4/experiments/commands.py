@@ -12,7 +12,7 @@ from .plan import Plan, residual_plan, scaling_plan
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("experiment", help="reproduce the paper's claims: residual | scaling")
+    p = sub.add_parser("experiment", description="reproduce the paper's claims: residual | scaling")
     kinds = p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
     r = kinds.add_parser("residual", help="residual vs plain training speed (Figs. 21-26)")
     _common(r)

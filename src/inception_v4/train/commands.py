@@ -24,7 +24,7 @@ _SWITCHES = ("channels_last", "compile", "sync_bn", "grad_checkpointing", "step_
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "train", help="train a network with the paper's recipe (or the small preset)",
+        "train",
         description="Train with the paper's recipe (preset 'paper', the defaults) or a CPU "
                     "preset ('small'). Settings: preset < flags < --set key=value; the "
                     "defaults below are the chosen preset's (paper and small shown). "

@@ -11,7 +11,7 @@ from .resolve import resolve_model
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "convert", help="convert timm/Cadene, facenet-pytorch, FaceNet Keras or Keras "
+        "convert", description="convert timm/Cadene, facenet-pytorch, FaceNet Keras or Keras "
                         "applications InceptionResNetV2 weights (or our folder) to "
                         "config.json + model.safetensors")
     p.add_argument("src", help="weights file or folder, or timm:NAME / hf-hub:ORG/NAME")
