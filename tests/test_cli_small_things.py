@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from PIL import Image
 
 from inception_v4 import __version__, create_model, save_pretrained
 from inception_v4.cli import main
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +67,23 @@ def test_predict_on_a_folder_and_readable_errors(folder: Path, tmp_path: Path,
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(tmp_path / "empty"), "--weights", str(folder)]) == 2
     assert "empty: a folder without images (.jpg" in capsys.readouterr().err
+
+
+def test_help_and_version_start_without_torch() -> None:
+    """``inception-v4 --help`` imports neither PyTorch nor any command module (start-up
+    time: docs/CHANGELOG.md); the package's re-exports still resolve on use."""
+    code = ("import sys, contextlib, io\n"
+            "import inception_v4.cli as cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    try:\n"
+            "        cli.main(['--help'])\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "assert 'evaluate' in out.getvalue() and 'compare' in out.getvalue()\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.endswith('.commands')))\n"
+            "import inception_v4\n"
+            "print(inception_v4.create_model.__module__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "inception_v4.factory"]
