@@ -18,14 +18,6 @@ from inception_v4.cli import main
 from inception_v4.data import create_transform
 
 
-@pytest.fixture(scope="module")
-def h5_path(shared_dir: Path) -> Path:
-    path = shared_dir / "weights" / "facenet_keras.h5"
-    if not path.is_file():
-        pytest.skip(f"{path} not found: FaceNet weights tests skipped")
-    return path
-
-
 def _faces(folder: Path) -> list[Path]:
     """Three 180×170 images (smooth random fields; the vectors, not the faces, are tested)."""
     folder.mkdir()

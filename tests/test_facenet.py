@@ -25,14 +25,6 @@ EPS = 1e-3  # Keras BatchNormalization default, as stored in FaceNet's graph
 
 
 @pytest.fixture(scope="module")
-def h5_path(shared_dir: Path) -> Path:
-    path = shared_dir / "weights" / "facenet_keras.h5"
-    if not path.is_file():
-        pytest.skip(f"{path} not found: FaceNet weights tests skipped")
-    return path
-
-
-@pytest.fixture(scope="module")
 def keras(h5_path: Path) -> dict[str, np.ndarray]:
     """Every stored tensor as ``"<layer>/<weight>"``, exactly as Keras stores it."""
     out = {}

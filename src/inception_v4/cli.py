@@ -41,15 +41,19 @@ COMMANDS = {
 }
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser: with ``command``, that command's full parser (its module imported);
-    without, every command's full parser (all modules imported)."""
+def _parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = argparse.ArgumentParser(
         prog="inception-v4",
         description="Inception-v4 / Inception-ResNet (arXiv 1602.07261): models, training, "
-                    "evaluation, experiments.")
+                    "evaluation, experiments. `inception-v4 COMMAND --help` for each.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    return parser, parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser: with ``command``, that command's full parser (its module imported);
+    without, every command's full parser (all modules imported)."""
+    parser, sub = _parser()
     wanted = list(COMMANDS) if command is None else [command]
     for module in dict.fromkeys(COMMANDS[name][0] for name in wanted):
         importlib.import_module(module).register(sub)
@@ -58,12 +62,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def _summary_parser() -> argparse.ArgumentParser:
     """Every command listed with its one line, no module imported (``--help``, errors)."""
-    parser = argparse.ArgumentParser(
-        prog="inception-v4",
-        description="Inception-v4 / Inception-ResNet (arXiv 1602.07261): models, training, "
-                    "evaluation, experiments. `inception-v4 COMMAND --help` for each.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser, sub = _parser()
     for name, (_, summary) in COMMANDS.items():
         sub.add_parser(name, help=summary, add_help=False)
     return parser
