@@ -216,6 +216,8 @@ def test_class_check_matches_imagenet_weights_by_wnid() -> None:
     assert "sorted order" in class_mismatch(None, 1000, wnids[::-1])
     assert "are not that list" in class_mismatch(None, 1000, wnids[:10])
     assert class_mismatch(["background", *wnids], 1001, wnids) is None
+    words = [f"word {k}" for k in range(1000)]
+    assert class_mismatch(wnids, 1000, words) is None  # our run on wnid folders, devkit words
     assert "different order" in class_mismatch(["b", "a"], 2, ["a", "b"])
     with pytest.raises(ValueError, match="only in the weights 'x'; only in the data 'b'"):
         check_class_names(["a", "x"], 2, ["a", "b"])

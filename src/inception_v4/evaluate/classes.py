@@ -8,7 +8,9 @@ one: ``pretrained_cfg["label_names"]``); the data carry theirs (folder names, or
 a ``classes.tsv``). ImageNet-1k weights from elsewhere (timm, Keras: 1000 classes, or 1001
 with TF-slim's background) carry none; they are in sorted-wnid order, so a dataset whose
 classes are wnids must be the 1000 of ILSVRC-2012 in sorted order (the ILSVRC validation
-layouts are by construction). Anything else without names cannot be checked and passes.
+layouts are by construction); so do our weights trained on wnid folders when the data name
+the 1000 classes by words (the devkit's, Caffe's synset_words). Anything else without names
+cannot be checked and passes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def _norm(names: Sequence[str]) -> list[str]:
     return [str(n).strip().casefold() for n in names]
 
 
+def _wnids(names: Sequence[str]) -> bool:
+    return bool(names) and all(_WNID.fullmatch(str(n)) for n in names)
+
+
 def _few(names: Sequence[str]) -> str:
     more = f", ... ({len(names)} in all)" if len(names) > SHOWN else ""
     return ", ".join(repr(n) for n in list(names)[:SHOWN]) + more
@@ -35,6 +41,8 @@ def class_mismatch(weights: Sequence[str] | None, num_classes: int,
     when they are (or cannot be told apart)."""
     if weights and len(weights) == len(data) + 1 and _norm(weights[:1]) == ["background"]:
         weights = weights[1:]  # TF-slim's background class, dropped when scoring
+    if weights and len(weights) == len(data) == 1000 and _wnids(weights) != _wnids(data):
+        weights = None  # ILSVRC wnids on one side, its names on the other: by wnid order
     if weights:
         if _norm(weights) == _norm(data):
             return None
@@ -47,7 +55,7 @@ def class_mismatch(weights: Sequence[str] | None, num_classes: int,
                   if n not in set(_norm(weights))]
         return (f"the weights were trained on other classes than the data's: only in the "
                 f"weights {_few(only_w)}; only in the data {_few(only_d)}")
-    if num_classes in (1000, 1001) and data and all(_WNID.fullmatch(d) for d in data):
+    if num_classes in (1000, 1001) and _wnids(data):
         if len(data) != 1000 or list(data) != sorted(data):
             return (f"ImageNet-1k weights index the 1000 ILSVRC-2012 wnids in sorted order; "
                     f"the data's {len(data)} wnid classes ({_few(data)}) are not that list")
