@@ -16,11 +16,12 @@ fit_module = importlib.import_module("inception_v4.train.fit")
 
 
 @pytest.mark.parametrize(("step", "total", "per_epoch", "every", "left"), [
-    (0, 30, 10, 0, 3),     # epoch ends 10, 20, 30 (the last is also the end)
-    (10, 30, 10, 0, 2),    # 10 itself is done
-    (0, 25, 10, 0, 3),     # 10, 20 and the end at 25
-    (0, 30, 10, 4, 9),     # + 4, 8, 12, 16, 24, 28 (20 is an epoch end)
-    (30, 30, 10, 0, 0)])
+    (1, 30, 10, 0, 3),     # epoch ends 10, 20, 30 (the last is also the end)
+    (10, 30, 10, 0, 3),    # step 10 is trained; its evaluation comes next
+    (11, 30, 10, 0, 2),
+    (1, 25, 10, 0, 3),     # 10, 20 and the end at 25
+    (1, 30, 10, 4, 9),     # + 4, 8, 12, 16, 24, 28 (20 is an epoch end)
+    (30, 30, 10, 0, 1)])   # the final evaluation
 def test_evaluations_left_counts_epoch_ends_the_end_and_eval_every(
         step: int, total: int, per_epoch: int, every: int, left: int) -> None:
     assert fit_module.evaluations_left(step, total, per_epoch, every) == left

@@ -241,12 +241,13 @@ def eta_seconds(run: Run, io: Io) -> float:
 
 
 def evaluations_left(step: int, total: int, steps_per_epoch: int, every: int) -> int:
-    """Evaluations after ``step`` until ``total``: one per epoch end and one at the end, and
-    one every ``every`` steps (0: none) that is not at an epoch end."""
-    ends = {s for s in range(step + 1, total + 1) if s % steps_per_epoch == 0} | {total}
+    """Evaluations still to come once step ``step`` is trained (the log line comes before
+    that step's evaluation): one per epoch end and one at the end, and one every ``every``
+    steps (0: none) that is not at an epoch end."""
+    ends = {s for s in range(step, total + 1) if s % steps_per_epoch == 0} | {total}
     if every:
-        ends |= set(range((step // every + 1) * every, total, every))
-    return len(ends) if step < total else 0
+        ends |= set(range(-(-step // every) * every, total, every))
+    return len(ends)
 
 
 def stop_reason(run: Run, io: Io) -> str | None:
