@@ -29,6 +29,5 @@ def test_features_only_from_a_saved_reduced_network(tmp_path: Path) -> None:
                 torch.testing.assert_close(g, w, rtol=0, atol=0)  # the same weights, same ops
     full = create_model("inception_resnet_v2", pretrained=tmp_path / "w")
     assert full.init_args["width"] == 0.25 and full.num_classes == 4 and full.training
-    with pytest.raises(ValueError, match="width=0.5 asked for, but .* holds inception_resnet_v2 "
-                                         "with width 0.25"):
+    with pytest.raises(ValueError, match="wrongly shaped"):  # asked for another width
         create_model("inception_resnet_v2", pretrained=tmp_path / "w", width=0.5)

@@ -7,12 +7,20 @@ A thin layer above :mod:`inception_v4.models` (the networks) and :mod:`inception
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
 from .models import FeatureExtractor, build_network
-from .weights import load_pretrained, resolve_model
+from .weights import load_pretrained, load_weights, resolve_model
 from .weights.resolve import carries_network
+from .weights.sources import Weights
+
+# What a saved network fixes when the caller leaves it at the default: the shapes of its
+# weights (and the residual scaling they were trained with). The head's form (aux_logits,
+# drop_rate, global_pool) is always the caller's.
+SAVED_ARGS = {"num_classes": None, "in_chans": 3, "width": 1.0, "depth": 1.0,
+              "residual_scale": None, "residual": True}
 
 
 def create_model(name: str, *, num_classes: int | None = None, in_chans: int = 3,
@@ -25,31 +33,30 @@ def create_model(name: str, *, num_classes: int | None = None, in_chans: int = 3
 
     ``pretrained`` is anything :func:`inception_v4.weights.load_pretrained` reads (our folder,
     timm/Cadene, facenet-pytorch and Keras files, ``timm:NAME``). Our folder and a training
-    checkpoint (or run folder) rebuild the network they hold, with their own width, depth and
-    other constructor arguments (a different ``width``/``depth`` asked for is an error;
-    ``num_classes`` puts a new head on it). ``features_only`` returns the feature maps at
-    ``out_indices`` of the reductions 2, 4, 8, 16, 32 (timm convention).
+    checkpoint (or run folder) also say how their network was built: its width, depth,
+    classes, input channels and residual settings are used unless given here (then they must
+    fit the weights). ``features_only`` returns the feature maps at ``out_indices`` of the
+    reductions 2, 4, 8, 16, 32 (timm convention).
     """
+    args = {"num_classes": num_classes, "in_chans": in_chans, "drop_rate": drop_rate,
+            "aux_logits": aux_logits, "width": width, "depth": depth,
+            "residual_scale": residual_scale, "residual": residual, "global_pool": global_pool}
     if pretrained is not None and carries_network(pretrained):
-        model = _saved_network(name, pretrained, num_classes, width=width, depth=depth)
+        model = _from_saved(name, pretrained, args)
     else:
-        model = build_network(name, num_classes=num_classes, in_chans=in_chans,
-                              drop_rate=drop_rate, aux_logits=aux_logits, width=width,
-                              depth=depth, residual_scale=residual_scale, residual=residual,
-                              global_pool=global_pool)
+        model = build_network(name, **args)
         if pretrained is not None:
             load_pretrained(model, pretrained)
     return FeatureExtractor(model, out_indices) if features_only else model
 
 
-def _saved_network(name: str, source: str | Path, num_classes: int | None, *, width: float,
-                   depth: float) -> nn.Module:
-    """The network ``source`` holds (in train mode, as a fresh one is); ``width``/``depth``
-    other than 1 must be the saved ones."""
-    model = resolve_model(source, name=name, num_classes=num_classes)
-    for key, asked in (("width", width), ("depth", depth)):
-        saved = model.init_args[key]
-        if asked != 1.0 and asked != saved:
-            raise ValueError(f"{key}={asked} asked for, but {source} holds {name} with {key} "
-                             f"{saved}; drop {key} (the saved network keeps its own)")
-    return model.train()
+def _from_saved(name: str, source: str | Path, args: dict[str, Any]) -> nn.Module:
+    """``name`` built with the saved network's arguments where ``args`` leaves the default
+    (:data:`SAVED_ARGS`), then loaded with its weights (their preprocessing and class names
+    too)."""
+    saved = resolve_model(source, name=name)
+    kept = {k: saved.init_args[k] for k, default in SAVED_ARGS.items() if args[k] == default}
+    model = build_network(name, **{**args, **kept})
+    load_weights(model, Weights(saved.state_dict(), "ours", Path(source), None, name))
+    model.pretrained_cfg = {**saved.pretrained_cfg, "num_classes": model.num_classes}
+    return model
