@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from inception_v4.evaluate.progress import progress
+from inception_v4.train.progress import evaluations_left
 
 fit_module = importlib.import_module("inception_v4.train.fit")
 
@@ -24,7 +25,7 @@ fit_module = importlib.import_module("inception_v4.train.fit")
     (30, 30, 10, 0, 1)])   # the final evaluation
 def test_evaluations_left_counts_epoch_ends_the_end_and_eval_every(
         step: int, total: int, per_epoch: int, every: int, left: int) -> None:
-    assert fit_module.evaluations_left(step, total, per_epoch, every) == left
+    assert evaluations_left(step, total, per_epoch, every) == left
 
 
 def test_eta_includes_the_evaluations_still_to_come() -> None:

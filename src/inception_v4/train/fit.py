@@ -23,7 +23,7 @@ from .config import TrainConfig, to_dict
 from .distributed import Dist
 from .loaders import eval_loader, train_loader
 from .loop import Run, train_step, validate
-from .progress import Progress, Window
+from .progress import Progress, Window, evaluations_left
 from .records import (
     EVAL_COLUMNS,
     METRICS_COLUMNS,
@@ -238,16 +238,6 @@ def eta_seconds(run: Run, io: Io) -> float:
     evals = evaluations_left(run.step, io.total_steps, run.steps_per_epoch,
                              run.config.eval_every_steps)
     return (io.total_steps - run.step) * step_seconds + evals * per_eval
-
-
-def evaluations_left(step: int, total: int, steps_per_epoch: int, every: int) -> int:
-    """Evaluations still to come once step ``step`` is trained (the log line comes before
-    that step's evaluation): one per epoch end and one at the end, and one every ``every``
-    steps (0: none) that is not at an epoch end."""
-    ends = {s for s in range(step, total + 1) if s % steps_per_epoch == 0} | {total}
-    if every:
-        ends |= set(range(-(-step // every) * every, total, every))
-    return len(ends)
 
 
 def stop_reason(run: Run, io: Io) -> str | None:

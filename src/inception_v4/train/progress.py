@@ -65,6 +65,16 @@ class Progress:
             self.bar.close()
 
 
+def evaluations_left(step: int, total: int, steps_per_epoch: int, every: int) -> int:
+    """Evaluations still to come once step ``step`` is trained (the log line comes before
+    that step's evaluation): one per epoch end and one at the end, and one every ``every``
+    steps (0: none) that is not at an epoch end."""
+    ends = {s for s in range(step, total + 1) if s % steps_per_epoch == 0} | {total}
+    if every:
+        ends |= set(range(-(-step // every) * every, total, every))
+    return len(ends)
+
+
 def _hms(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
