@@ -3,8 +3,8 @@
 Every epoch and at the end the raw and the averaged weights are evaluated on the val split
 (``eval.csv``), a checkpoint ``checkpoints/step-N.pt`` is written (``last.pt`` points at it,
 ``best.pt`` too when the better of the two top-1 errors improved) and ``curves.png`` is
-redrawn. SIGTERM or SIGUSR1 (:mod:`.preempt`) stops the run at the next step boundary with a
-checkpoint there; the summary says ``stopped: preempted``.
+redrawn. SIGTERM, SIGUSR1 or SIGINT (:mod:`.preempt`) stops the run at the next step boundary
+with a checkpoint there; the summary says ``stopped: preempted``.
 """
 
 from __future__ import annotations
