@@ -63,7 +63,7 @@ def test_predict_on_a_folder_and_readable_errors(folder: Path, tmp_path: Path,
     fake.write_bytes(b"hello, not an image")
     assert main(["predict", str(fake), "--weights", str(folder)]) == 2
     err = capsys.readouterr().err
-    assert f"{fake}: not an image" in err and "BytesIO" not in err
+    assert f"{fake}: cannot decode image: not an image" in err and "BytesIO" not in err
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(tmp_path / "empty"), "--weights", str(folder)]) == 2
     assert "empty: a folder without images (.jpg" in capsys.readouterr().err

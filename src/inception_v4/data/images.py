@@ -60,8 +60,8 @@ def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
         try:
             return Image.open(io.BytesIO(data))
         except UnidentifiedImageError as err:  # its text names a BytesIO object, not the file
-            raise BadImageError(f"{name}: not an image (no image format Pillow reads starts "
-                                f"this way: {data[:8]!r})") from err
+            raise BadImageError(f"{name}: cannot decode image: not an image (no format Pillow "
+                                f"reads starts with {data[:8]!r})") from err
         except Image.DecompressionBombError as err:
             limit = min(max_pixels, 2 * Image.MAX_IMAGE_PIXELS)
             raise BadImageError(f"{name}: refused as a decompression bomb, more than the "

@@ -8,9 +8,9 @@ one: ``pretrained_cfg["label_names"]``); the data carry theirs (folder names, or
 a ``classes.tsv``). ImageNet-1k weights from elsewhere (timm, Keras: 1000 classes, or 1001
 with TF-slim's background) carry none; they are in sorted-wnid order, so a dataset whose
 classes are wnids must be the 1000 of ILSVRC-2012 in sorted order (the ILSVRC validation
-layouts are by construction); so do our weights trained on wnid folders when the data name
-the 1000 classes by words (the devkit's, Caffe's synset_words). Anything else without names
-cannot be checked and passes.
+layouts are by construction). Names of two kinds, wnids on one side (folders named
+``n01440764``) and words on the other (``tench``, from a ``classes.tsv`` or the devkit),
+cannot be compared; like weights without names, they pass unchecked.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def class_mismatch(weights: Sequence[str] | None, num_classes: int,
     when they are (or cannot be told apart)."""
     if weights and len(weights) == len(data) + 1 and _norm(weights[:1]) == ["background"]:
         weights = weights[1:]  # TF-slim's background class, dropped when scoring
-    if weights and len(weights) == len(data) == 1000 and _wnids(weights) != _wnids(data):
-        weights = None  # ILSVRC wnids on one side, its names on the other: by wnid order
+    if weights and _wnids(weights) != _wnids(data):
+        weights = None  # wnids on one side, words on the other: not comparable by name
     if weights:
         if _norm(weights) == _norm(data):
             return None
