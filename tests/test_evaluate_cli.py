@@ -219,6 +219,7 @@ def test_class_check_matches_imagenet_weights_by_wnid() -> None:
     words = [f"word {k}" for k in range(1000)]
     assert class_mismatch(wnids, 1000, words) is None  # our run on wnid folders, devkit words
     assert class_mismatch(["tench", "church"], 2, ["n01440764", "n03028079"]) is None
+    assert class_mismatch(["tench", "church"], 2, ["class 0", "class 1"]) is None
     assert "different order" in class_mismatch(["b", "a"], 2, ["a", "b"])
     with pytest.raises(ValueError, match="only in the weights 'x'; only in the data 'b'"):
         check_class_names(["a", "x"], 2, ["a", "b"])

@@ -226,6 +226,7 @@ def _flat_folder(root: Path, flat: list[str], split: str, labels: str | Path | N
     order, targets, classes = _labelled(flat, found, num_classes)
     dataset = ImageDataset(FileSource(root, [flat[i] for i in order]), targets, classes,
                            root=str(root))
+    dataset.wnids = found.wnids  # the classes' wnids when the labels name them (class check)
     return dataset, _info(f"flat folder + {found.form}", part, len(flat), found.source)
 
 
@@ -240,6 +241,7 @@ def _val_archive(tar: Path, split: str, labels: str | Path | None, num_classes: 
     order, targets, classes = _labelled([e[0] for e in images], found, num_classes)
     dataset = ImageDataset(TarSource(tar, buffer, [images[i] for i in order]), targets, classes,
                            root=str(tar))
+    dataset.wnids = found.wnids
     return dataset, _info(f"{tar.name} + {found.form}", part, len(images), found.source)
 
 

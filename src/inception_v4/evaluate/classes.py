@@ -10,7 +10,8 @@ with TF-slim's background) carry none; they are in sorted-wnid order, so a datas
 classes are wnids must be the 1000 of ILSVRC-2012 in sorted order (the ILSVRC validation
 layouts are by construction). Names of two kinds, wnids on one side (folders named
 ``n01440764``) and words on the other (``tench``, from a ``classes.tsv`` or the devkit),
-cannot be compared; like weights without names, they pass unchecked.
+cannot be compared; like weights without names and data named ``class 0``, ``class 1``, ...
+(a labels file that names no classes), they pass unchecked.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ SHOWN = 4  # names of each side quoted in the error
 
 def _norm(names: Sequence[str]) -> list[str]:
     return [str(n).strip().casefold() for n in names]
+
+
+def _unnamed(names: Sequence[str]) -> bool:
+    return list(names) == [f"class {k}" for k in range(len(names))]
 
 
 def _wnids(names: Sequence[str]) -> bool:
@@ -41,6 +46,8 @@ def class_mismatch(weights: Sequence[str] | None, num_classes: int,
     when they are (or cannot be told apart)."""
     if weights and len(weights) == len(data) + 1 and _norm(weights[:1]) == ["background"]:
         weights = weights[1:]  # TF-slim's background class, dropped when scoring
+    if _unnamed(data) or (weights and _unnamed(weights)):
+        return None  # "class 0", "class 1", ...: a labels file that names no classes
     if weights and _wnids(weights) != _wnids(data):
         weights = None  # wnids on one side, words on the other: not comparable by name
     if weights:

@@ -16,9 +16,10 @@ from ..data import BadImageError, decode_image, open_eval_dataset
 from ..data.eval_set import EVAL_SPLITS
 from ..data.sources import image_files
 from ..models import list_models
+from . import embeddings
 from .blacklist import blacklist_mask, read_blacklist
 from .classes import check_class_names
-from .embeddings import SAME_FACE_THRESHOLD, embed, is_embedding, squared_distance, write_embeddings
+from .embeddings import SAME_FACE_THRESHOLD, embed, is_embedding, preview, squared_distance
 from .loading import class_names, load_for_eval
 from .loop import collect_predictions, summarize_predictions, view_config
 from .paper import published_beside
@@ -192,8 +193,9 @@ def _evaluate_and_print(args: argparse.Namespace, models: list[nn.Module],
         if is_embedding(model):
             raise ValueError(f"{model.spec.name} is an embedding network ({model.num_classes}-d "
                              f"vectors, no classes): use predict --embeddings or compare")
-        check_class_names(model.pretrained_cfg.get("label_names"), model.num_classes,
-                          dataset.classes, by_index=args.by_index)
+        names = getattr(dataset, "wnids", None) or dataset.classes  # ILSVRC layouts: wnids
+        check_class_names(model.pretrained_cfg.get("label_names"), model.num_classes, names,
+                          by_index=args.by_index)
     if listed is not None:  # unmatchable names: fail before hours of evaluation
         blacklist_mask([dataset.name(i) for i in range(len(dataset))], listed)
     pred = collect_predictions(models, dataset, args.crops, batch_size=args.batch_size,
@@ -255,7 +257,7 @@ def run_predict(args: argparse.Namespace) -> int:
         if embedding:
             vectors.append(embed(model, views(image, args.crops, **cfg)))
             print(f"{path}\n  {len(vectors[-1])}-d embedding (unit length): "
-                  f"{_short(vectors[-1])}")
+                  f"{preview(vectors[-1])}")
             out.append({"image": path, "embedding": vectors[-1].tolist()})
             continue
         probs = predict(model, views(image, args.crops, **cfg))
@@ -268,7 +270,7 @@ def run_predict(args: argparse.Namespace) -> int:
         out.append({"image": path, "top": rows})
     if args.embeddings and vectors:
         kept = [o["image"] for o in out]
-        print(f"wrote {write_embeddings(args.embeddings, kept, torch.stack(vectors))}")
+        print(f"wrote {embeddings.write_embeddings(args.embeddings, kept, torch.stack(vectors))}")
     if args.json:
         _write_json(args.json, {"model": info["model"], "weights": info["weights"],
                                 "dtype": args.dtype, "output": "embedding" if embedding
@@ -276,10 +278,6 @@ def run_predict(args: argparse.Namespace) -> int:
                                 crop_definition(args.crops), "predictions": out,
                                 "errors": failed})
     return 2 if failed else 0
-
-
-def _short(vector: torch.Tensor, shown: int = 4) -> str:
-    return "[" + ", ".join(f"{v:.4f}" for v in vector[:shown].tolist()) + ", ...]"
 
 
 def run_compare(args: argparse.Namespace) -> int:

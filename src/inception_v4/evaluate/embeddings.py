@@ -46,6 +46,11 @@ def embed(model: nn.Module, views: torch.Tensor) -> torch.Tensor:
     return F.normalize(out.float().mean(dim=0), dim=0).cpu()
 
 
+def preview(vector: torch.Tensor, shown: int = 4) -> str:
+    """The first values of an embedding, for people: ``[0.0123, -0.0456, ..., ...]``."""
+    return "[" + ", ".join(f"{v:.4f}" for v in vector[:shown].tolist()) + ", ...]"
+
+
 def squared_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Squared Euclidean distance of two embeddings (both unit length: 0 to 4)."""
     return float((a - b).pow(2).sum())
