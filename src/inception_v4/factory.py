@@ -10,7 +10,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .models import FeatureExtractor, build_network
+from .models import FeatureExtractor, ModelArgs, network_from_args
 from .weights import load_pretrained
 
 
@@ -26,10 +26,10 @@ def create_model(name: str, *, num_classes: int | None = None, in_chans: int = 3
     timm/Cadene, facenet-pytorch and Keras files, ``timm:NAME``). ``features_only`` returns
     the feature maps at ``out_indices`` of the reductions 2, 4, 8, 16, 32 (timm convention).
     """
-    model = build_network(name, num_classes=num_classes, in_chans=in_chans,
-                          drop_rate=drop_rate, aux_logits=aux_logits, width=width, depth=depth,
-                          residual_scale=residual_scale, residual=residual,
-                          global_pool=global_pool)
+    model = network_from_args(name, ModelArgs(
+        num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate, aux_logits=aux_logits,
+        width=width, depth=depth, residual_scale=residual_scale, residual=residual,
+        global_pool=global_pool))
     if pretrained is not None:
         load_pretrained(model, pretrained)
     return FeatureExtractor(model, out_indices) if features_only else model

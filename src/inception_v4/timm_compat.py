@@ -23,7 +23,6 @@ is left out, is in ``docs/timm-contract.md``.
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +31,7 @@ from torch import nn
 
 from .factory import create_model
 from .models import FeatureExtractor, default_cfg, get_spec, list_models
+from .models.model_args import NAMES as MODEL_ARG_NAMES
 from .weights import load_weights
 from .weights.pretrained import infer_num_classes, layout_for, resolve_source
 from .weights.sources import read_weights
@@ -46,8 +46,7 @@ HUB_WEIGHTS = {
 }
 _TIMM_KEYS = ("input_size", "min_input_size", "pool_size", "interpolation", "crop_pct", "mean",
               "std", "first_conv", "classifier")
-_MODEL_ARGS = tuple(p for p in inspect.signature(create_model).parameters
-                    if p not in ("name", "pretrained"))
+_MODEL_ARGS = (*MODEL_ARG_NAMES, "features_only", "out_indices")  # create_model's keywords
 _TIMM_ONLY = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
 
 

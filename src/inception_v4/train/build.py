@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..data import ImageDataset, eval_transform, open_dataset, train_transform
-from ..models import build_network, optimize_for_training
+from ..models import network_from_args, optimize_for_training
 from . import distributed
 from .config import TrainConfig
 from .distributed import Dist
@@ -37,9 +37,7 @@ def per_rank_batch(config: TrainConfig, d: Dist) -> int:
 def build_net(config: TrainConfig, num_classes: int, device: torch.device) -> nn.Module:
     """The network of ``config`` with BN momentum ``bn_momentum``, seeded by ``seed``."""
     torch.manual_seed(config.seed)
-    net = build_network(config.model, num_classes=num_classes, drop_rate=config.drop_rate,
-                        aux_logits=config.aux_logits, width=config.width, depth=config.depth,
-                        residual_scale=config.residual_scale, residual=config.residual)
+    net = network_from_args(config.model, config.model_args(num_classes))
     for m in net.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = config.bn_momentum

@@ -25,13 +25,12 @@ from typing import Any
 
 from torch import nn
 
-from ..models import Network, build_network
+from ..models import ModelArgs, Network, build_network, network_from_args
 from ..models.preprocessing import pool_size
 from .hub import is_hub_source
 from .pretrained import infer_num_classes, layout_for, load_weights, resolve_source
 from .sources import Weights, read_weights
 from .training_checkpoint import (
-    ARG_KEYS,
     check_part,
     checkpoint_state,
     read_training_checkpoint,
@@ -81,8 +80,8 @@ def _from_weights(w: Weights, name: str | None, num_classes: int | None) -> Netw
     """Our folder rebuilds its own model; a plain state dict needs ``name``; foreign files
     fit the model they belong to (or the named one, which must match)."""
     if w.config is not None:
-        model = build_network(_check_name(name, w.config.get("model"), w.path),
-                              **w.config.get("init_args", {}))
+        model = network_from_args(_check_name(name, w.config.get("model"), w.path),
+                                  ModelArgs(**w.config.get("init_args", {})))
     else:
         name = _check_name(name, w.fits, w.path) if w.convention == "ours" else name or w.fits
         n = infer_num_classes(w, layout_for(w, name))
@@ -106,8 +105,8 @@ def from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
     if "head.fc.weight" not in state:
         raise ValueError(f"{path}: no classifier (head.fc.weight) in the checkpoint of {name}; "
                          f"it is not a classification model")
-    args = {k: cfg[k] for k in ARG_KEYS if k in cfg}
-    model = build_network(name, num_classes=int(state["head.fc.weight"].shape[0]), **args)
+    args = ModelArgs.pick({**cfg, "num_classes": int(state["head.fc.weight"].shape[0])})
+    model = network_from_args(name, args)
     load_weights(model, Weights(state, "ours", path, None, name))
     extra: dict[str, Any] = {}
     if cfg.get("image_size"):

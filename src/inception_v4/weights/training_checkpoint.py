@@ -3,9 +3,9 @@ folders (the run state itself is written by :mod:`inception_v4.train.run_state`)
 
 A training checkpoint is a dict with ``"model"`` (a state dict), ``"config"`` (the run's
 ``TrainConfig`` as a dict) and optionally ``"ema"`` (the averaged model, ``{"module": ...}``).
-:func:`inception_v4.weights.resolve_model` rebuilds the network from the config (name, width,
-depth, residual scale, residual, aux head, dropout) with the number of classes read off the
-classifier; the run folder's ``config.json`` supplies the class names. Read with
+:func:`inception_v4.weights.resolve_model` rebuilds the network from the config (its name
+and the ``ModelArgs`` fields it sets) with the number of classes read off the classifier;
+the run folder's ``config.json`` supplies the class names. Read with
 ``torch.load(weights_only=True)`` only.
 
 Checkpoints written by ``inception-v4 train`` carry ``"integrity"``: the SHA-256 of everything
@@ -27,8 +27,6 @@ from .sources import _torch_load, sniff
 
 RUN_CHECKPOINT = Path("checkpoints") / "last.pt"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-ARG_KEYS = ("width", "depth", "residual_scale", "residual", "aux_logits", "drop_rate",
-            "in_chans")
 
 
 INTEGRITY = "integrity"
