@@ -9,10 +9,12 @@ from .splits import held_out
 from .transforms import (
     create_transform,
     eval_transform,
+    prewhiten,
     resolve_data_config,
     train_transform,
 )
 
 __all__ = ["EVAL_SPLITS", "MAX_PIXELS", "BadImageError", "ImageDataset", "build_loader",
            "collate_skipping", "create_transform", "decode_image", "eval_transform", "held_out",
-           "open_dataset", "open_eval_dataset", "resolve_data_config", "train_transform"]
+           "open_dataset", "open_eval_dataset", "prewhiten", "resolve_data_config",
+           "train_transform"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..data import ImageDataset, eval_transform, open_dataset, train_transform
-from ..models import network_from_args, optimize_for_training
+from ..data import ImageDataset, create_transform, open_dataset
+from ..models import default_cfg, network_from_args, optimize_for_training
 from . import distributed
 from .config import TrainConfig
 from .distributed import Dist
@@ -16,11 +16,14 @@ from .optim import build_optimizer, step_in_backward
 
 
 def open_splits(config: TrainConfig) -> tuple[ImageDataset, ImageDataset]:
-    """The train and val splits with Inception preprocessing at ``config.image_size``."""
+    """The train and val splits with the model's preprocessing (its ``pretrained_cfg``:
+    crop, filter, normalisation) at ``config.image_size``."""
     train = open_dataset(config.data, "train", seed=config.seed)
     val = open_dataset(config.data, "val", seed=config.seed)
-    train.transform = train_transform(config.image_size)
-    val.transform = eval_transform(config.image_size)
+    size = config.image_size
+    cfg = {**default_cfg(config.model), "input_size": (3, size, size)}
+    train.transform = create_transform(cfg, training=True)
+    val.transform = create_transform(cfg)
     if train.classes != val.classes:
         raise ValueError(f"{config.data}: train and val have different classes "
                          f"({train.num_classes} vs {val.num_classes})")
