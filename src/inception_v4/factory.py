@@ -6,12 +6,13 @@ A thin layer above :mod:`inception_v4.models` (the networks) and :mod:`inception
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from torch import nn
 
-from .models import FeatureExtractor, ModelArgs, network_from_args
-from .weights import load_pretrained
+from .models import FeatureExtractor, ModelArgs, get_spec, network_from_args
+from .weights import resolve_model
 
 
 def create_model(name: str, *, num_classes: int | None = None, in_chans: int = 3,
@@ -22,14 +23,19 @@ def create_model(name: str, *, num_classes: int | None = None, in_chans: int = 3
                  out_indices: tuple[int, ...] = (0, 1, 2, 3, 4)) -> nn.Module:
     """Build a network by registry name (arguments: :func:`inception_v4.models.build_network`).
 
-    ``pretrained`` is anything :func:`inception_v4.weights.load_pretrained` reads (our folder,
-    timm/Cadene, facenet-pytorch and Keras files, ``timm:NAME``). ``features_only`` returns
+    ``pretrained`` is anything :func:`inception_v4.weights.resolve_model` reads (our folder,
+    timm/Cadene, facenet-pytorch and Keras files, ``timm:NAME``), loaded through it into the
+    network these arguments build (a mismatch names the keys). ``features_only`` returns
     the feature maps at ``out_indices`` of the reductions 2, 4, 8, 16, 32 (timm convention).
     """
-    model = network_from_args(name, ModelArgs(
+    args = ModelArgs(
         num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate, aux_logits=aux_logits,
         width=width, depth=depth, residual_scale=residual_scale, residual=residual,
-        global_pool=global_pool))
-    if pretrained is not None:
-        load_pretrained(model, pretrained)
+        global_pool=global_pool)
+    if pretrained is None:
+        model = network_from_args(name, args)
+    else:  # None classes: the table's, as without weights (resolve_model: the weights')
+        args = replace(args, num_classes=get_spec(name).num_classes if num_classes is None
+                       else num_classes)
+        model = resolve_model(pretrained, name=name, args=args).train()
     return FeatureExtractor(model, out_indices) if features_only else model

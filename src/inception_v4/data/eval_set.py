@@ -43,6 +43,7 @@ from .imagenet_val import (
     VAL_ARCHIVE,
     ValLabels,
     find_devkit,
+    imagenet_classes,
     read_labels,
 )
 from .sources import FileSource, TarSource, class_folders, index_tar, is_image_name
@@ -207,8 +208,5 @@ def _labelled(names: list[str], found: ValLabels, num_classes: int | None
 
 def _unnamed_classes(count: int) -> list[str]:
     """ImageNet's names (sorted-wnid order) for 1000 classes; ``class k`` otherwise."""
-    if count == 1000:
-        from torchvision.models import ResNet50_Weights
-
-        return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-    return [f"class {k}" for k in range(count)]
+    names = imagenet_classes(count) if count == 1000 else None
+    return names or [f"class {k}" for k in range(count)]

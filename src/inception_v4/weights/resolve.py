@@ -1,8 +1,10 @@
 """The one resolver: "a ``--weights`` argument" → the model it holds, loaded.
 
-Every entry point that takes weights (``load_model``, ``convert``, ``evaluate``, ``predict``,
-``ensemble``, ``export``) calls :func:`resolve_model`, so one set of rules and messages
-applies everywhere. What ``source`` may be, in the order it is recognised:
+Every entry point that takes weights (``create_model(pretrained=)``, timm's
+``pretrained=True``, ``load_model``, ``convert``, ``evaluate``, ``predict``, ``ensemble``,
+``export``) calls :func:`resolve_model`, so one set of rules and messages applies everywhere
+(``load_pretrained`` loads into a model you built, under it). What ``source`` may be, in the
+order it is recognised:
 
 1. a training checkpoint (``checkpoints/last.pt``, ``best.pt``: a dict with ``"model"`` and
    ``"config"``) or a run folder (``RUN/checkpoints/last.pt``): the run's network, rebuilt from
@@ -20,6 +22,7 @@ never a guess. ``ema=True`` on anything but a training checkpoint is an error.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +42,23 @@ from .training_checkpoint import (
 
 
 def resolve_model(source: str | Path, *, name: str | None = None, ema: bool = False,
-                  num_classes: int | None = None) -> Network:
+                  num_classes: int | None = None, args: ModelArgs | None = None) -> Network:
     """The model ``source`` holds (module docstring), loaded, in eval mode.
 
     ``num_classes``: 1000 asked of a 1001-class TF-slim head drops the background class; any
     other count that differs from the weights' puts a new, freshly initialised head on it.
+    ``args`` (with ``name``; ``create_model(pretrained=)``, timm): build the network with these
+    constructor arguments instead of the ones the weights record, and load the weights into
+    it as they are (a mismatch names the keys); ``args.num_classes`` None: the weights' own.
     """
-    checkpoint = None if is_hub_source(source) else read_training_checkpoint(source)
-    if checkpoint is not None:
+    if args is not None:
+        if name is None or ema:
+            raise ValueError("args= builds the named network: pass name=, without ema")
+        w = read_weights(resolve_source(source))
+        if args.num_classes is None:
+            args = replace(args, num_classes=_classes_to_build(w, name, num_classes))
+        model, kind = load_weights(network_from_args(name, args), w), f"{w.convention} weights"
+    elif (checkpoint := None if is_hub_source(source) else read_training_checkpoint(source)):
         model = from_checkpoint(*checkpoint, name=name, ema=ema)
         kind = "training checkpoint" + (", averaged weights" if ema else "")
     elif ema:
@@ -84,11 +96,17 @@ def _from_weights(w: Weights, name: str | None, num_classes: int | None) -> Netw
                                   ModelArgs(**w.config.get("init_args", {})))
     else:
         name = _check_name(name, w.fits, w.path) if w.convention == "ours" else name or w.fits
-        n = infer_num_classes(w, layout_for(w, name))
-        if num_classes == 1000 and n == 1001:
-            n = 1000  # TF-slim's background row is dropped on loading (layouts.py)
+        n = _classes_to_build(w, name, num_classes)
         model = build_network(name, num_classes=0 if n is None else n)  # headless: features
     return load_weights(model, w)
+
+
+def _classes_to_build(w: Weights, name: str, wanted: int | None) -> int | None:
+    """The weights' classifier width (None: they have none), except that a 1001-class
+    TF-slim head loads as 1000 classes when 1000 are ``wanted`` (the background row is
+    dropped on loading, ``mapping.py``)."""
+    n = infer_num_classes(w, layout_for(w, name))
+    return 1000 if (wanted, n) == (1000, 1001) else n
 
 
 def from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
