@@ -51,10 +51,16 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
+def launch_rank() -> int:
+    """This process's rank as torchrun set it (``RANK``; 0 without torchrun): the one place
+    it is read, by :func:`setup` and by the commands that report on rank 0 only."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def setup(device_name: str) -> Dist:
     """Read torchrun's environment, pick the device and join the process group if needed."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    rank, local = launch_rank(), int(os.environ.get("LOCAL_RANK", "0"))
     device = pick_device(device_name, local)
     owns = False
     if world > 1 and not dist.is_initialized():

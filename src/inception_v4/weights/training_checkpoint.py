@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .sources import _torch_load, sniff
+from .sources import sniff, strip_wrappers, torch_load
 
 RUN_CHECKPOINT = Path("checkpoints") / "last.pt"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -112,7 +112,7 @@ def read_training_checkpoint(source: str | Path) -> tuple[Path, dict] | None:
         return None
     if kind not in ("torch-zip", "pickle"):
         return None
-    obj = _torch_load(path)
+    obj = torch_load(path)
     return (path, obj) if is_training_checkpoint(obj) else None
 
 
@@ -120,11 +120,7 @@ def checkpoint_state(obj: Any) -> dict[str, torch.Tensor]:
     """A state dict from ``ckpt["model"]`` or ``ckpt["ema"]`` (``{"module": ...}``)."""
     if isinstance(obj, dict) and isinstance(obj.get("module"), dict):
         obj = obj["module"]
-    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    for prefix in ("module.", "_orig_mod."):
-        if tensors and all(k.startswith(prefix) for k in tensors):
-            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
-    return tensors
+    return strip_wrappers({k: v for k, v in obj.items() if isinstance(v, torch.Tensor)})
 
 
 def run_classes(checkpoint: Path) -> list[str] | None:
