@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-slow test-reliability demo lint bench clean
+.PHONY: test test-slow test-reliability test-isa test-random demo lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# The hardware-dependent tests once per CPU level this machine has (tests/isa_levels.py).
+test-isa: $(STAMP)
+	$(PY) tests/isa_levels.py
+
+# The suite in a random order (module buckets shuffled, then tests within them): order effects.
+test-random: $(STAMP)
+	$(PY) -m pytest -q -p random_order --random-order
 
 test-reliability: $(STAMP)
 	$(PY) -m pytest -q -m slow tests/reliability

@@ -146,6 +146,7 @@ def test_class_names_imagenet_and_own() -> None:
     assert class_names(3, ["cat", "dog"]) == ["class 0", "class 1", "class 2"]
 
 
+@pytest.mark.isa
 def test_bf16_evaluation_agrees_with_float32_top1(trained: dict, tmp_path: Path) -> None:
     """--dtype bfloat16 (the fused graph in bf16): the same top-1 class as float32 on at
     least 99 % of the val images evaluated, and the JSON says which dtype ran."""

@@ -35,7 +35,7 @@ def _run_onnx(path: object, x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
 
 
-def test_onnx_graph_is_the_eval_network_and_matches_pytorch(tmp_path):
+def test_onnx_graph_is_the_eval_network_and_matches_pytorch(tmp_path, process_unchanged):
     model = _tiny(aux_logits=True, drop_rate=0.5)
     path = export.export_onnx(model, tmp_path / "m.onnx", image_size=SIZE, dynamic_batch=True)
     graph = onnx.load(str(path))
@@ -58,7 +58,7 @@ def test_onnx_graph_is_the_eval_network_and_matches_pytorch(tmp_path):
     assert export.check_onnx(model, path, image_size=SIZE, batch_size=3) < 1e-4
 
 
-def test_check_onnx_fails_when_the_graph_is_not_the_model(tmp_path):
+def test_check_onnx_fails_when_the_graph_is_not_the_model(tmp_path, process_unchanged):
     model = _tiny()
     path = export.export_onnx(model, tmp_path / "m.onnx", image_size=SIZE)
     assert export.check_onnx(model, path, image_size=SIZE) < 1e-4

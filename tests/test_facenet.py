@@ -161,6 +161,7 @@ def test_perturbed_images_embed_close_different_images_far(facenet: torch.nn.Mod
     assert same.max() < 0.25 * different.min(), (same, different.min())
 
 
+@pytest.mark.isa
 def test_bf16_embeddings_of_real_images_keep_cosine_0_999(facenet: torch.nn.Module,
                                                           shared_dir: Path) -> None:
     """The real FaceNet weights in the bf16 graph: each embedding of a real photo points

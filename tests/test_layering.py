@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "inception_v4"
 
 # Each part's layer: a module may import its own part and the parts of lower layers only.
 LAYERS = {
-    "_version": 0, "layers": 0,
+    "_version": 0, "layers": 0, "tolerances": 0,
     "models": 1,
     "weights": 2, "inference": 2, "data": 2,
     "factory": 3, "evaluate": 3,

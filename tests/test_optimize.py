@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import json
 import statistics
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -20,6 +22,7 @@ from inception_v4.inference import FusedConv, FusedResidual, PoolAfterConv, fuse
 from inception_v4.layers import ConvBN, ShiftBatchNorm2d
 from inception_v4.models import PoolBranch, optimize_for_training
 from inception_v4.models.complexity import count_macs
+from inception_v4.tolerances import rel_tol
 
 SMALL = {"width": 0.25, "depth": 0.2}
 
@@ -56,6 +59,7 @@ def test_fused_matches_unfused_on_every_network(name: str, channels_last: bool) 
         torch.testing.assert_close(fused(x), expect, atol=1e-4, rtol=0)
 
 
+@pytest.mark.isa
 @pytest.mark.parametrize("name", list_models())
 def test_bf16_graph_takes_and_returns_float32_within_1e_2(name: str) -> None:
     """BatchNorm folded in float64, then cast: float32 images in either layout, float32
@@ -228,19 +232,40 @@ def test_timm_twin_shares_weights_and_outputs() -> None:
     assert timm_twin("inception_resnet_v1", ours, 0.2) is None
 
 
-def test_bench_command_writes_rows_and_json(tmp_path) -> None:  # noqa: ANN001
-    """Ours beside ONNX Runtime and OpenVINO on our exported graph: every contestant's logits
-    within 1e-2 (relative) of eager float32, speed and the dense-kernel limit consistent."""
+# The bench, then training, in one process (issue: a fresh clone's suite crashed here on a CPU
+# with bf16). OpenVINO is asked for a bf16 model on every CPU, so that two compiled models
+# exist everywhere (a CPU without bf16 runs the hint at f32): two Cores, destroyed in creation
+# order, left the main thread's alternate signal stack dangling, and the SIGCHLD of the first
+# exiting DataLoader worker killed the process (bench.runtimes.openvino_core).
+BENCH_THEN_TRAIN = """
+import sys
+from inception_v4.bench import runtimes
+from inception_v4.cli import main
+runtimes.openvino_has_bf16 = lambda: True
+assert main(["bench", "--model", "inception_resnet_v1", "--mode", "infer", "--compare", "none",
+             "--image-size", "75", "--batch-size", "1", "--repeats", "2", "--warmup", "0",
+             "--no-memory", "--matmul-size", "256", "--json", sys.argv[1]]) == 0
+assert main(["train", "--preset", "small", "--data", "embedded", "--out", sys.argv[2],
+             "--max-steps", "2", "--workers", "2", "--set", "eval_max_images=32"]) == 0
+print("bench then train: done")
+"""
+
+
+@pytest.mark.isa
+def test_bench_command_writes_rows_and_json_then_training_runs(tmp_path) -> None:  # noqa: ANN001
+    """Ours beside ONNX Runtime and OpenVINO (f32 and bf16) on our exported graph: every
+    contestant's logits within its dtype's bound of eager float32 (inception_v4.tolerances),
+    speed and the dense-kernel limit consistent; then training in the same process exits 0."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("openvino")
     out = tmp_path / "bench.json"
-    code = main(["bench", "--model", "inception_resnet_v1", "--mode", "infer", "--compare",
-                 "none", "--image-size", "75", "--batch-size", "1", "--repeats", "2",
-                 "--warmup", "0", "--no-memory", "--matmul-size", "256", "--json", str(out)])
-    assert code == 0
+    done = subprocess.run([sys.executable, "-c", BENCH_THEN_TRAIN, str(out), str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0 and "bench then train: done" in done.stdout, (
+        f"exit {done.returncode} (negative: killed by that signal)\n{done.stderr[-3000:]}")
     result = json.loads(out.read_text())
     rows = {r["impl"]: r for r in result["rows"]}
-    assert {"ours", "ort", "openvino"} <= set(rows)
+    assert {"ours", "ort", "openvino", "openvino-bf16"} <= set(rows)
     row = rows["ours"]
     assert len(row["times_s"]) == 2
     median = statistics.median(row["times_s"])
@@ -251,13 +276,15 @@ def test_bench_command_writes_rows_and_json(tmp_path) -> None:  # noqa: ANN001
     assert limit == max(max(result[k]["float32"].values())
                         for k in ("dense_limits_before", "dense_limits_after"))
     assert row["peak_fraction"] == pytest.approx(row["gflops"] / limit)
-    assert all(0 <= r["max_rel_err"] <= 1e-2 for r in rows.values()), rows
+    for r in rows.values():
+        dtype = r["config"].get("dtype", "float32")
+        assert 0 <= r["max_rel_err"] <= rel_tol(dtype), (r["impl"], dtype, r["max_rel_err"])
     peers = {p["peer"] for p in result["ratios"] if p["family"] == "runtime-float32"}
     assert len(peers) == 1 and peers <= {"ort", "openvino"}  # the faster of the two
     assert result["settings"]["batch_size"] == 1 and "cpu_flags" in result["machine"]
 
 
-def test_bench_command_names_bad_settings(capsys) -> None:  # noqa: ANN001
+def test_bench_command_names_bad_settings(capsys, process_unchanged) -> None:  # noqa: ANN001
     assert main(["bench", "--repeats", "0"]) == 2
     assert "--repeats must be at least 1" in capsys.readouterr().err
     if not torch.cuda.is_available():

@@ -9,6 +9,7 @@ returns its logits, so the bench reports its error against eager float32.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -34,18 +35,32 @@ def onnxruntime_session(path: Path, threads: int):  # noqa: ANN201 - an ort.Infe
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def openvino_model(path: Path, threads: int, precision: str):  # noqa: ANN201 - CompiledModel
+@functools.cache
+def openvino_core():  # noqa: ANN201 - an ov.Core
+    """The process's one OpenVINO ``Core``, kept for the life of the process.
+
+    Each ``Core`` loads its own CPU plugin, and each plugin instance points the calling
+    thread's alternate signal stack (``sigaltstack``) at a buffer of its own, restoring the
+    one it found when it is destroyed. Two plugins destroyed in the order they were created
+    (the bench's f32 then bf16 model) leave the thread's alternate stack pointing at the first
+    plugin's freed buffer; Python runs its signal handlers on that stack (``SA_ONSTACK``), so
+    the next handled signal, e.g. the SIGCHLD of a DataLoader worker exiting, ends the process
+    with SIGSEGV (openvino 2026.4; ``benchmarks/openvino_sigaltstack.py`` reproduces it in
+    15 lines). One ``Core`` per process, as OpenVINO recommends, loads one plugin.
+    """
     import openvino as ov  # optional: the bench extra
 
+    return ov.Core()
+
+
+def openvino_model(path: Path, threads: int, precision: str):  # noqa: ANN201 - CompiledModel
     config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads,
               "PERFORMANCE_HINT": "LATENCY"}
-    return ov.Core().compile_model(str(path), "CPU", config)
+    return openvino_core().compile_model(str(path), "CPU", config)
 
 
 def openvino_has_bf16() -> bool:
-    import openvino as ov
-
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def runtime_contestants(model: nn.Module, s: Settings, x: torch.Tensor,

@@ -151,7 +151,7 @@ def peak_rss_bytes() -> int:
 def machine() -> dict[str, object]:
     """What the numbers were measured on: CPU model, cores, versions, load."""
     info: dict[str, object] = {
-        "cpu": _cpu_model(), "logical_cpus": os.cpu_count(), "python": platform.python_version(),
+        "cpu": cpu_model(), "logical_cpus": os.cpu_count(), "python": platform.python_version(),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
@@ -159,7 +159,7 @@ def machine() -> dict[str, object]:
         info["load_avg_1_5_15"] = [round(v, 2) for v in os.getloadavg()]
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
-    info["cpu_flags"] = _vector_flags()
+    info["cpu_flags"] = vector_flags()
     info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     for package in ("timm", "onnxruntime", "openvino"):
         try:
@@ -169,7 +169,7 @@ def machine() -> dict[str, object]:
     return info
 
 
-def _vector_flags() -> list[str]:
+def vector_flags() -> list[str]:
     """The CPU's vector and matrix extensions (AVX2, AVX-512 and its BF16/VNNI, AMX)."""
     try:
         with open("/proc/cpuinfo") as f:
@@ -180,7 +180,7 @@ def _vector_flags() -> list[str]:
     return sorted(f for f in flags if f.startswith(("avx", "amx")) or "vnni" in f)
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
