@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class ImageDataset(torch.utils.data.Dataset):
-    """Images with integer labels from any source (see ``sources``).
+    """Images with integer labels from any source (see ``image_sources``).
 
     ``transform``: PIL → tensor; None gives the image at its own size scaled to [-1, 1].
     ``skip_bad`` (default True): ``dataset[i]`` is None for an unreadable image (logged), and

@@ -38,6 +38,7 @@ from typing import Any
 
 from .dataset import ImageDataset
 from .forms import Layout, detect_layout, open_layout
+from .image_sources import FileSource, TarSource, class_folders, index_tar, is_image_name
 from .imagenet_val import (
     LABEL_FORMS,
     VAL_ARCHIVE,
@@ -46,7 +47,6 @@ from .imagenet_val import (
     imagenet_classes,
     read_labels,
 )
-from .sources import FileSource, TarSource, class_folders, index_tar, is_image_name
 
 log = logging.getLogger(__name__)
 

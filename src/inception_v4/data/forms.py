@@ -23,8 +23,7 @@ from pathlib import Path
 
 from .dataset import ImageDataset
 from .embedded import open_embedded
-from .imagenet_val import VAL_ARCHIVE
-from .sources import (
+from .image_sources import (
     ConcatSource,
     FileSource,
     TarSource,
@@ -33,6 +32,7 @@ from .sources import (
     list_image_folder,
     tar_class_members,
 )
+from .imagenet_val import VAL_ARCHIVE
 from .splits import held_out
 
 SPLITS = ("train", "val")
