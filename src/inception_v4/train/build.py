@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
@@ -35,6 +37,21 @@ def per_rank_batch(config: TrainConfig, d: Dist) -> int:
         raise ValueError(f"--batch-size {config.batch_size} (global) does not split evenly "
                          f"over {d.world} processes; use a multiple of {d.world}")
     return config.batch_size // d.world
+
+
+def configure_cuda(device: torch.device, deterministic: bool) -> None:
+    """On a GPU: deterministic cuDNN and cuBLAS kernels where torch has them (a resumed run
+    then equals the uninterrupted one bit for bit; ops without one warn once), or, with
+    ``deterministic=False``, ``cudnn.benchmark`` (each shape's fastest convolution, timed on
+    first use: faster, not reproducible). Nothing on the CPU, whose kernels are deterministic.
+    """
+    if device.type != "cuda":
+        return
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def build_net(config: TrainConfig, num_classes: int, device: torch.device) -> nn.Module:

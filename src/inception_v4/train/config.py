@@ -79,6 +79,7 @@ class TrainConfig:
     amp: str = "off"                  # off | bf16 | fp16
     channels_last: bool = False
     compile: bool = False
+    deterministic: bool = True        # GPU: deterministic kernels, exact resume; false: faster
     sync_bn: bool = False
     grad_checkpointing: bool = False  # Network.set_grad_checkpointing: memory for compute
     step_in_backward: bool = False    # optim.step_in_backward: no step() after backward

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from ..data import ImageDataset
+from ..data import ImageDataset, shutdown_workers
 from . import distributed, preempt, run_state
-from .build import build_run, open_splits, per_rank_batch, wrap_model
+from .build import build_run, configure_cuda, open_splits, per_rank_batch, wrap_model
 from .config import TrainConfig, to_dict
 from .distributed import Dist
 from .loaders import eval_loader, train_loader
-from .loop import Run, train_step, validate
+from .loop import Run, check_finite, train_step, validate
 from .progress import Progress, Window
 from .records import (
     EVAL_COLUMNS,
@@ -71,6 +71,7 @@ def fit(config: TrainConfig, *, command: list[str] | None = None) -> dict:
 def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
          stop_request: preempt.StopRequest) -> dict:
     started = time.monotonic()
+    configure_cuda(d.device, config.deterministic)
     train_ds, val_ds = open_splits(config)
     per_rank = per_rank_batch(config, d)
     loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers)
@@ -87,7 +88,9 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
             "resumed_from": str(resume) if resume else None})
     try:
         stop = train_epochs(run, io)
-    finally:
+    finally:  # workers first: a failed run must exit (data.shutdown_workers)
+        shutdown_workers(io.train)
+        shutdown_workers(io.val)
         io.progress.close()
         for log in (io.metrics, io.evals):
             if log is not None:
@@ -101,7 +104,7 @@ def resume_run(run: Run) -> Path | None:
     """Continue from the checkpoint ``--resume`` names (auto: the newest good one; damaged
     newer ones are reported and set aside); returns its path, None for a fresh start."""
     cfg, d = run.config, run.dist
-    resume = run_state.find_resume(cfg.resume, cfg.out, d.device)
+    resume = run_state.find_resume(cfg.resume, cfg.out)
     if resume is None:
         return None
     for path, why in resume.damaged:
@@ -150,6 +153,7 @@ def train_epochs(run: Run, io: Io) -> str:
     while True:
         stop = stop_reason(run, io) or train_one_epoch(run, io)
         if stop == "preempted":  # checkpoint this step boundary; no evaluation (little time)
+            check_finite(run)
             io.stopped_at = str(run_state.save_run(run))
             io.progress.message(f"{io.stop.name}: stopped after step {run.step}, checkpoint "
                                 f"{io.stopped_at}")
@@ -177,8 +181,8 @@ def train_one_epoch(run: Run, io: Io) -> str | None:
     for images, labels, skipped in io.train:
         run.position += 1
         run.skipped += skipped
-        if images.numel() == 0:
-            continue
+        if distributed.any_flag(images.numel() == 0, run.dist):
+            continue  # every rank skips a step one rank has no image for (DDP's collectives)
         loss = train_step(run, images, labels)
         elapsed = time.monotonic() - tic
         run.seconds += elapsed
@@ -205,6 +209,7 @@ def after_step(run: Run, io: Io) -> None:
     if cfg.eval_every_steps and run.step % cfg.eval_every_steps == 0:
         evaluate_and_record(run, io)
     elif _checkpoint_due(run, io):
+        check_finite(run)
         run_state.save_run(run)
         io.saved_at = time.monotonic()
 
@@ -217,6 +222,7 @@ def _checkpoint_due(run: Run, io: Io) -> bool:
 
 
 def log_metrics(run: Run, io: Io) -> None:
+    check_finite(run)
     loss, ips = io.window.close(run.seconds)
     lr = config_learning_rate(run.config, (run.step - 1) / run.steps_per_epoch)
     steps_per_s = run.step / max(run.seconds, 1e-9)
@@ -241,6 +247,7 @@ def stop_reason(run: Run, io: Io) -> str | None:
 def evaluate_and_record(run: Run, io: Io) -> None:
     """Evaluate raw and averaged weights, append to eval.csv, checkpoint, redraw curves."""
     cfg, d = run.config, run.dist
+    check_finite(run)
     raw = validate(run.net, io.val, d, cfg.amp, cfg.channels_last)
     avg = (validate(run.ema.module, io.val, d, cfg.amp, cfg.channels_last)
            if run.ema is not None else {"top1_err": math.nan, "top5_err": math.nan})
