@@ -18,8 +18,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import inception_v4
 from inception_v4 import create_model
-from inception_v4.data import create_transform, decode_image
-from inception_v4.weights import load_model, prewhiten
+from inception_v4.data import create_transform, decode_image, prewhiten
+from inception_v4.weights import load_model
 
 EPS = 1e-3  # Keras BatchNormalization default, as stored in FaceNet's graph
 

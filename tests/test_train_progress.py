@@ -3,7 +3,6 @@ appear on a terminal only (and never under --quiet)."""
 
 from __future__ import annotations
 
-import importlib
 import io
 import sys
 from types import SimpleNamespace
@@ -11,9 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from inception_v4.evaluate.progress import progress
-from inception_v4.train.progress import evaluations_left
-
-fit_module = importlib.import_module("inception_v4.train.fit")
+from inception_v4.train.progress import eta_seconds, evaluations_left
 
 
 @pytest.mark.parametrize(("step", "total", "per_epoch", "every", "left"), [
@@ -34,10 +31,8 @@ def test_eta_includes_the_evaluations_still_to_come() -> None:
     its 20 batches at a third of a step each, twice with averaged weights."""
     config = SimpleNamespace(eval_every_steps=0)
     run = SimpleNamespace(seconds=50.0, step=50, steps_per_epoch=75, config=config, ema=object())
-    done = SimpleNamespace(total_steps=150, eval_seconds=27.0, val=range(20))
-    assert fit_module.eta_seconds(run, done) == pytest.approx(100 + 2 * 27)
-    first = SimpleNamespace(total_steps=150, eval_seconds=0.0, val=range(20))
-    assert fit_module.eta_seconds(run, first) == pytest.approx(100 + 2 * 20 / 3 * 2)
+    assert eta_seconds(run, 150, 27.0, 20) == pytest.approx(100 + 2 * 27)
+    assert eta_seconds(run, 150, 0.0, 20) == pytest.approx(100 + 2 * 20 / 3 * 2)
 
 
 def test_progress_bars_only_on_a_terminal_and_not_when_quiet(

@@ -167,9 +167,10 @@ class Float32Linear(nn.Linear):
 def _float32_out(head: nn.Module) -> None:
     fc = getattr(head, "fc", None)
     if isinstance(fc, nn.Linear):
-        out = Float32Linear(fc.in_features, fc.out_features, bias=fc.bias is not None)
+        out = Float32Linear(fc.in_features, fc.out_features, bias=fc.bias is not None,
+                            device=fc.weight.device, dtype=fc.weight.dtype)  # the model's
         out.load_state_dict(fc.state_dict())
-        head.fc = out.to(fc.weight.dtype)
+        head.fc = out
 
 
 def _fold_embedding(head: EmbeddingHead) -> None:

@@ -3,7 +3,10 @@ kill tests. It prints ``WORKER <pid> <rank> <restart count>`` first, ``STEP <ran
 after every training step, ``SAVED <step>`` after every checkpoint, ``STOPPED <rank> <why>
 <step>`` when training stops and, with ``RELIABILITY_SLOW_WRITE=SECONDS``, ``WRITING <step>``
 half-way through each checkpoint write, then pauses there so that a SIGKILL (or a second
-SIGTERM) lands inside the write."""
+SIGTERM) lands inside the write. ``RELIABILITY_FAIL_AT=STEP[:RANK]`` raises after that step
+(on that rank, or every rank), printing ``FAILING <rank> <unix time>``;
+``RELIABILITY_UNREADABLE_AT=STEP:RANK`` makes every image of
+that rank's batch for that step unreadable (``--workers 0``)."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from inception_v4.train import run_state as checkpoint
 fit_module = importlib.import_module("inception_v4.train.fit")
 _real_save, _real_save_run = torch.save, checkpoint.save_run
 _real_step, _real_epochs = fit_module.train_step, fit_module.train_epochs
+_real_loader = fit_module.train_loader
 RANK = os.environ.get("RANK", "0")
 
 
@@ -52,10 +56,33 @@ def _save_run(run, best=False):  # noqa: ANN001, ANN202
     return path
 
 
+def _at(variable: str) -> tuple[int, str | None]:
+    """``STEP[:RANK]`` from the environment: (step, rank or None); (0, None) when unset."""
+    step, _, rank = os.environ.get(variable, "0").partition(":")
+    return int(step), rank or None
+
+
 def _train_step(run, images, labels):  # noqa: ANN001, ANN202
     loss = _real_step(run, images, labels)
     say(f"STEP {RANK} {run.step}")
+    step, rank = _at("RELIABILITY_FAIL_AT")
+    if run.step == step and rank in (None, RANK):
+        say(f"FAILING {RANK} {time.time()}")
+        raise RuntimeError(f"injected failure after step {step} on rank {RANK}")
     return loss
+
+
+def _train_loader(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    loader = _real_loader(*args, **kwargs)
+    step, rank = _at("RELIABILITY_UNREADABLE_AT")
+    if step and rank == RANK:
+        collate, calls = loader.collate_fn, []
+
+        def unreadable_once(batch):  # noqa: ANN001, ANN202
+            calls.append(1)
+            return collate([None] * len(batch) if len(calls) == step else batch)
+        loader.collate_fn = unreadable_once
+    return loader
 
 
 def _train_epochs(run, io):  # noqa: ANN001, ANN202
@@ -68,6 +95,7 @@ torch.save = _slow_save
 checkpoint.save_run = _save_run
 fit_module.train_step = _train_step
 fit_module.train_epochs = _train_epochs
+fit_module.train_loader = _train_loader
 
 if __name__ == "__main__":
     restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")

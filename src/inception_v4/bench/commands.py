@@ -81,13 +81,13 @@ def run_bench(args: argparse.Namespace) -> int:
     torch.set_num_threads(s.threads)
     if s.keep_heap and not keep_heap():
         raise ValueError("--keep-heap needs Linux with glibc (mallopt); run without it")
-    result: dict = {"machine": machine(), "settings": dataclasses.asdict(s)}
+    result: dict = {"machine": machine(s.torch_device), "settings": dataclasses.asdict(s)}
     modes = ["infer", "train"] if args.mode == "all" else [m for m in [args.mode] if m != "data"]
     if modes:
         result.update(_models(args.model, modes, s, args.quiet))
     if args.mode in ("data", "all"):
         result["data"] = _data(args)
-    result["machine_after"] = machine()  # the load may have changed while measuring
+    result["machine_after"] = machine(s.torch_device)  # the load may have changed while measuring
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1, default=str))

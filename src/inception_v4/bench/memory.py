@@ -43,19 +43,20 @@ def _passes(name: str, impl: str, config: dict, settings: dict) -> int:
         def run() -> None:
             with torch.inference_mode():
                 model(x)
-    cuda = s.torch_device.type == "cuda"
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+    device = s.torch_device
+    cuda = device.type == "cuda"
+    if cuda:  # the asked GPU's counters, not the current device's
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
     else:
         release_free_memory()  # e.g. the unfused model optimize_for_inference copied from
         reset_peak_rss()
-    start = torch.cuda.memory_allocated() if cuda else rss_bytes()
+    start = torch.cuda.memory_allocated(device) if cuda else rss_bytes()
     for _ in range(2):
         run()
     if cuda:
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - start
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - start
     return peak_rss_bytes() - start
 
 

@@ -148,8 +148,9 @@ def peak_rss_bytes() -> int:
     return peak if platform.system() == "Darwin" else peak * 1024
 
 
-def machine() -> dict[str, object]:
-    """What the numbers were measured on: CPU model, cores, versions, load."""
+def machine(device: torch.device | str = "cpu") -> dict[str, object]:
+    """What the numbers were measured on: CPU model, cores, versions, load; the GPU's name
+    when ``device`` is one."""
     info: dict[str, object] = {
         "cpu": cpu_model(), "logical_cpus": os.cpu_count(), "python": platform.python_version(),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -157,8 +158,8 @@ def machine() -> dict[str, object]:
     }
     if hasattr(os, "getloadavg"):
         info["load_avg_1_5_15"] = [round(v, 2) for v in os.getloadavg()]
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
+    if torch.device(device).type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
     info["cpu_flags"] = vector_flags()
     info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     for package in ("timm", "onnxruntime", "openvino"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
-from torch.utils.data.dataloader import default_collate
+from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter, default_collate
 
 
 def collate_skipping(batch: list) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -41,3 +41,15 @@ def build_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, workers: i
         drop_last=drop_last, generator=torch.Generator().manual_seed(seed),
         persistent_workers=workers > 0,
     )
+
+
+def shutdown_workers(loader: DataLoader) -> None:
+    """Stop ``loader``'s persistent worker processes now, not when it is garbage-collected.
+
+    A run that fails keeps its iterator alive in the traceback; at interpreter exit
+    ``multiprocessing`` then joins workers that ignore SIGTERM (the training loaders' do, see
+    ``train.preempt``) and waits forever. Lightning does the same at the end of its loops."""
+    iterator = getattr(loader, "_iterator", None)
+    if isinstance(iterator, _MultiProcessingDataLoaderIter):
+        iterator._shutdown_workers()
+    loader._iterator = None

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..data import BadImageError, decode_image, open_eval_dataset
 from ..data.eval_set import EVAL_SPLITS
-from ..data.sources import image_files
+from ..data.image_sources import image_files
 from ..models import list_models
 from . import embeddings
 from .blacklist import blacklist_mask, read_blacklist

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from .blacklist import blacklist_mask, read_blacklist
 from .metrics import summarize, topk_correct
 from .predict import predict
 from .progress import progress as progress_bar
-from .views import crop_definition, views
+from .views import crop_definition, draft_size, views
 
 
 @dataclass
@@ -49,14 +48,6 @@ def view_config(model: nn.Module) -> dict[str, Any]:
 
 
 _LOAD_ERRORS = (BadImageError, OSError, ValueError)
-
-
-def draft_size(crops: int, image_size: int, crop_pct: float) -> int:
-    """Smallest side a JPEG may be decoded at (reduced DCT scale) without the views being
-    upsampled from it: image_size / crop_pct for 1 crop, the largest GoogLeNet scale else."""
-    if crops == 1:
-        return math.ceil(image_size / crop_pct)
-    return round((256 if crops == 12 else 352) * image_size / 224)
 
 
 class _Views(Dataset):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -62,13 +61,14 @@ def run_experiment(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(describe(plan, args.out, args.budget_minutes))
         return 0
+    from ..train.distributed import launch_rank
     from .curves import load_curve
     from .report import residual_report, scaling_report
     from .runner import run_plan
 
     args.out.mkdir(parents=True, exist_ok=True)
     summaries = run_plan(plan, args.out, args.budget_minutes)
-    if int(os.environ.get("RANK", "0")) != 0:
+    if launch_rank() != 0:
         return 0
     if summaries and summaries[-1].get("stopped") == "preempted":
         last = summaries[-1]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..train import NonFiniteLoss, fit
 from ..train.config import TrainConfig, to_dict
+from ..train.distributed import launch_rank
 from .plan import Plan
 
 SUMMARY = "summary.json"
@@ -61,7 +62,7 @@ def _with_minutes(config: TrainConfig, minutes: float) -> TrainConfig:
 
 
 def _is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
+    return launch_rank() == 0
 
 
 def _write_json(path: Path, record: dict) -> None:

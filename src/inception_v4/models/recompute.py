@@ -8,11 +8,17 @@ each stage of n blocks is cut into segments of ceil(√n) blocks (Chen et al. 20
 deep nets with sublinear memory cost"), which stores √n inputs and recomputes √n blocks at a
 time. Gradients are those of the plain model; the recomputation does not update BatchNorm
 running statistics a second time.
+
+Under ``torch.compile`` the recomputation is planned on the traced graph, where the running
+statistics are updated in the forward graph only, so no context is passed there: Dynamo
+accepts only selective-checkpoint contexts as ``context_fn``, and rejected the closure this
+module passed before (``InternalTorchDynamoError``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Sequence
 
@@ -59,8 +65,19 @@ def run_blocks(blocks: Sequence[nn.Module], x: torch.Tensor, recompute: bool = F
     if not recompute:
         return _run(blocks, x)
     k = per_segment or max(1, math.ceil(math.sqrt(len(blocks))))
+    compiling = torch.compiler.is_compiling()
     for i in range(0, len(blocks), k):
         part = blocks[i:i + k]
-        x = checkpoint(_run, part, x, use_reentrant=False,
-                       context_fn=lambda p=part: (contextlib.nullcontext(), KeepRunningStats(p)))
+        if compiling:
+            x = checkpoint(_run, part, x, use_reentrant=False)
+        else:
+            x = checkpoint(_run, part, x, use_reentrant=False,
+                           context_fn=functools.partial(_keep_stats_contexts, part))
     return x
+
+
+def _keep_stats_contexts(blocks: Sequence[nn.Module]
+                         ) -> tuple[contextlib.nullcontext, KeepRunningStats]:
+    """Checkpoint's ``context_fn``: nothing around the forward, the BN statistics restored
+    around the recomputation."""
+    return contextlib.nullcontext(), KeepRunningStats(blocks)

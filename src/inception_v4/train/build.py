@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
-from ..data import ImageDataset, eval_transform, open_dataset, train_transform
-from ..models import build_network, optimize_for_training
+from ..data import ImageDataset, create_transform, open_dataset
+from ..models import default_cfg, network_from_args, optimize_for_training
 from . import distributed
 from .config import TrainConfig
 from .distributed import Dist
@@ -16,11 +18,14 @@ from .optim import build_optimizer, step_in_backward
 
 
 def open_splits(config: TrainConfig) -> tuple[ImageDataset, ImageDataset]:
-    """The train and val splits with Inception preprocessing at ``config.image_size``."""
+    """The train and val splits with the model's preprocessing (its ``pretrained_cfg``:
+    crop, filter, normalisation) at ``config.image_size``."""
     train = open_dataset(config.data, "train", seed=config.seed)
     val = open_dataset(config.data, "val", seed=config.seed)
-    train.transform = train_transform(config.image_size)
-    val.transform = eval_transform(config.image_size)
+    size = config.image_size
+    cfg = {**default_cfg(config.model), "input_size": (3, size, size)}
+    train.transform = create_transform(cfg, training=True)
+    val.transform = create_transform(cfg)
     if train.classes != val.classes:
         raise ValueError(f"{config.data}: train and val have different classes "
                          f"({train.num_classes} vs {val.num_classes})")
@@ -34,12 +39,25 @@ def per_rank_batch(config: TrainConfig, d: Dist) -> int:
     return config.batch_size // d.world
 
 
+def configure_cuda(device: torch.device, deterministic: bool) -> None:
+    """On a GPU: deterministic cuDNN and cuBLAS kernels where torch has them (a resumed run
+    then equals the uninterrupted one bit for bit; ops without one warn once), or, with
+    ``deterministic=False``, ``cudnn.benchmark`` (each shape's fastest convolution, timed on
+    first use: faster, not reproducible). Nothing on the CPU, whose kernels are deterministic.
+    """
+    if device.type != "cuda":
+        return
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def build_net(config: TrainConfig, num_classes: int, device: torch.device) -> nn.Module:
     """The network of ``config`` with BN momentum ``bn_momentum``, seeded by ``seed``."""
     torch.manual_seed(config.seed)
-    net = build_network(config.model, num_classes=num_classes, drop_rate=config.drop_rate,
-                        aux_logits=config.aux_logits, width=config.width, depth=config.depth,
-                        residual_scale=config.residual_scale, residual=config.residual)
+    net = network_from_args(config.model, config.model_args(num_classes))
     for m in net.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = config.bn_momentum

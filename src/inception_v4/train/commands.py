@@ -144,9 +144,9 @@ def config_toml(config: TrainConfig, command: list[str]) -> str:
 
 
 def _is_rank0() -> bool:
-    import os
+    from .distributed import launch_rank
 
-    return os.environ.get("RANK", "0") == "0"
+    return launch_rank() == 0
 
 
 def format_summary(result: dict) -> str:

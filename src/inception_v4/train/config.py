@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..models import MIN_INPUT_SIZE
+from ..models import MIN_INPUT_SIZE, ModelArgs
 
 try:
     import tomllib
@@ -33,7 +33,7 @@ PAPER_BATCH = 32 * 20  # 32 images per replica (inc-train) × 20 replicas (paper
 class TrainConfig:
     """Everything a run depends on. Defaults: the paper recipe (see module docstring)."""
 
-    # what to train, on what, where to write
+    # what to train, on what, where to write; width .. drop_rate are ModelArgs fields
     model: str = "inception_v4"
     data: str = "embedded"
     out: str = "runs/train"
@@ -79,6 +79,7 @@ class TrainConfig:
     amp: str = "off"                  # off | bf16 | fp16
     channels_last: bool = False
     compile: bool = False
+    deterministic: bool = True        # GPU: deterministic kernels, exact resume; false: faster
     sync_bn: bool = False
     grad_checkpointing: bool = False  # Network.set_grad_checkpointing: memory for compute
     step_in_backward: bool = False    # optim.step_in_backward: no step() after backward
@@ -99,16 +100,21 @@ class TrainConfig:
         if self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
         _check_ranges(self)
+        self.model_args(num_classes=None)  # width, depth, ...: the network's own checks
         if self.step_in_backward and (self.clip_grad_norm > 0 or self.amp == "fp16"):
             raise ValueError("step_in_backward updates each weight before the other gradients "
                              "exist, so it cannot clip by global norm or unscale fp16 "
                              "gradients; set clip_grad_norm=0 and amp to off or bf16")
 
+    def model_args(self, num_classes: int | None) -> ModelArgs:
+        """The network's constructor arguments: the fields this config sets, the rest
+        ``ModelArgs``' defaults, and ``num_classes`` (the data's)."""
+        return ModelArgs.pick({**to_dict(self), "num_classes": num_classes})
+
 
 # field → (lowest, highest, whether the lowest itself is allowed); NaN and inf never are.
 _RANGES = {
-    "width": (0.0, math.inf, False), "depth": (0.0, math.inf, False),
-    "drop_rate": (0.0, 0.999999, True), "lr": (0.0, math.inf, False),
+    "lr": (0.0, math.inf, False),
     "label_smoothing": (0.0, 0.999999, True), "ema_decay": (0.0, 0.999999, True),
     "momentum": (0.0, 1.0, True), "rmsprop_decay": (0.0, 1.0, True),
     "rmsprop_eps": (0.0, math.inf, False), "lr_decay": (0.0, math.inf, False),
@@ -131,9 +137,6 @@ def _check_ranges(config: TrainConfig) -> None:
             side = ">=" if low_ok else ">"
             raise ValueError(f"{name} must be finite and {side} {low:g}" + (f" and <= {high:g}" if
                              math.isfinite(high) else "") + f", got {value!r}")
-    scale = config.residual_scale
-    if scale is not None and not (math.isfinite(scale) and scale >= 0):
-        raise ValueError(f"residual_scale must be a finite number >= 0, got {scale!r}")
     if config.image_size < MIN_INPUT_SIZE:
         raise ValueError(f"image_size must be at least {MIN_INPUT_SIZE} (the networks' smallest "
                          f"input), got {config.image_size}")
@@ -218,6 +221,9 @@ def load_preset(name: str) -> TrainConfig:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(list_presets())} "
                          "or give a .toml file")
     return replace(TrainConfig(), tomllib.loads(text))
+
+
+TRAIN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TrainConfig))
 
 
 def to_dict(config: TrainConfig) -> dict[str, Any]:

@@ -33,30 +33,55 @@ class Dist:
     local_rank: int
     device: torch.device
     owns_group: bool  # this run created the process group (and destroys it at the end)
+    host_group: object = None  # a gloo group for host-side flags next to NCCL (see setup)
 
     @property
     def main(self) -> bool:
         return self.rank == 0
 
 
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` → ``cuda:LOCAL_RANK`` when a GPU is present, else CPU."""
+def pick_device(name: str, local_rank: int = 0, world: int = 1) -> torch.device:
+    """``auto`` → ``cuda:LOCAL_RANK`` when a GPU is present, else CPU; ``cuda`` →
+    ``cuda:LOCAL_RANK``. Under torchrun (``world > 1``) a ``cuda:N`` other than
+    ``cuda:LOCAL_RANK`` would put two ranks on one GPU: a ValueError, as is an index beyond
+    the GPUs present."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         name = f"cuda:{local_rank}"
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
-    return device
+    count, index = torch.cuda.device_count(), device.index or 0
+    if index >= count:
+        raise ValueError(f"device {name!r} asked for but this machine has {count} GPU(s) "
+                         f"(cuda:0 to cuda:{count - 1}); pick one of those or use --device cuda")
+    if world > 1 and index != local_rank:
+        raise ValueError(f"--device {name} under torchrun: each process uses cuda:LOCAL_RANK "
+                         f"(this one cuda:{local_rank}); pass --device cuda or auto")
+    return torch.device("cuda", index)
+
+
+def launch_rank() -> int:
+    """This process's rank as torchrun set it (``RANK``; 0 without torchrun): the one place
+    it is read, by :func:`setup` and by the commands that report on rank 0 only."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def setup(device_name: str) -> Dist:
-    """Read torchrun's environment, pick the device and join the process group if needed."""
+    """Read torchrun's environment, pick the device and join the process group if needed.
+
+    On GPUs the flags every rank must agree on (stop, skip) travel in a second, gloo group
+    on CPU tensors, so reading one never waits for the GPU's queue of kernels."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(device_name, local)
-    owns = False
+    rank, local = launch_rank(), int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(device_name, local, world)
+    owns, host_group = False, None
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
@@ -67,7 +92,8 @@ def setup(device_name: str) -> Dist:
         else:
             dist.init_process_group(backend, store=store, rank=rank, world_size=world)
         owns = True
-    return Dist(rank, world, local, device, owns)
+        host_group = dist.new_group(backend="gloo") if backend == "nccl" else None
+    return Dist(rank, world, local, device, owns, host_group)
 
 
 def attempt_store(rank: int, world: int,
@@ -114,12 +140,17 @@ def teardown(d: Dist) -> None:
         dist.destroy_process_group()
 
 
+def _host_tensor(values: list[float], d: Dist) -> torch.Tensor:
+    device = "cpu" if d.host_group is not None else d.device
+    return torch.tensor(values, dtype=torch.float64, device=device)
+
+
 def all_sum(values: list[float], d: Dist) -> list[float]:
     """Element-wise sum over ranks (identity on one process)."""
     if d.world == 1:
         return values
-    t = torch.tensor(values, dtype=torch.float64, device=d.device)
-    dist.all_reduce(t)
+    t = _host_tensor(values, d)
+    dist.all_reduce(t, group=d.host_group)
     return t.tolist()
 
 
@@ -127,8 +158,8 @@ def all_max(values: list[float], d: Dist) -> list[float]:
     """Element-wise maximum over ranks (identity on one process)."""
     if d.world == 1:
         return values
-    t = torch.tensor(values, dtype=torch.float64, device=d.device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    t = _host_tensor(values, d)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX, group=d.host_group)
     return t.tolist()
 
 
@@ -141,8 +172,8 @@ def rank0_flag(flag: bool, d: Dist) -> bool:
     """Rank 0's value of ``flag`` on every rank (decisions all ranks must share)."""
     if d.world == 1:
         return flag
-    t = torch.tensor([float(flag)], device=d.device)
-    dist.broadcast(t, 0)
+    t = _host_tensor([float(flag)], d)
+    dist.broadcast(t, 0, group=d.host_group)
     return bool(t.item())
 
 

@@ -35,14 +35,23 @@ class ModelEma:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        """Average ``model``'s floating-point state in (one multi-tensor ``lerp``), copy the
+        rest."""
         d = self.current_decay()
         current = model.state_dict()
+        floats, new_floats, others, new_others = [], [], [], []
         for name, avg in self.module.state_dict().items():
             new = current[name].detach()
             if avg.is_floating_point():
-                avg.lerp_(new.to(avg.dtype), 1.0 - d)
+                floats.append(avg)
+                new_floats.append(new if new.dtype == avg.dtype else new.to(avg.dtype))
             else:
-                avg.copy_(new)
+                others.append(avg)
+                new_others.append(new)
+        if floats:
+            torch._foreach_lerp_(floats, new_floats, 1.0 - d)
+        if others:
+            torch._foreach_copy_(others, new_others)
         self.updates += 1
 
     def state_dict(self) -> dict:

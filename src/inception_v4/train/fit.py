@@ -16,14 +16,14 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from ..data import ImageDataset
+from ..data import ImageDataset, shutdown_workers
 from . import distributed, preempt, run_state
-from .build import build_run, open_splits, per_rank_batch, wrap_model
+from .build import build_run, configure_cuda, open_splits, per_rank_batch, wrap_model
 from .config import TrainConfig, to_dict
 from .distributed import Dist
 from .loaders import eval_loader, train_loader
-from .loop import Run, train_step, validate
-from .progress import Progress, Window, evaluations_left
+from .loop import Run, check_finite, train_step, validate
+from .progress import Progress, Window, eta_seconds
 from .records import (
     EVAL_COLUMNS,
     METRICS_COLUMNS,
@@ -72,6 +72,7 @@ def fit(config: TrainConfig, *, command: list[str] | None = None) -> dict:
 def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
          stop_request: preempt.StopRequest) -> dict:
     started = time.monotonic()
+    configure_cuda(d.device, config.deterministic)
     train_ds, val_ds = open_splits(config)
     per_rank = per_rank_batch(config, d)
     loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers)
@@ -90,7 +91,9 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
             "resumed_from": str(resume) if resume else None})
     try:
         stop = train_epochs(run, io)
-    finally:
+    finally:  # workers first: a failed run must exit (data.shutdown_workers)
+        shutdown_workers(io.train)
+        shutdown_workers(io.val)
         io.progress.close()
         for log in (io.metrics, io.evals):
             if log is not None:
@@ -105,7 +108,7 @@ def resume_run(run: Run) -> Path | None:
     """Continue from the checkpoint ``--resume`` names (auto: the newest good one; damaged
     newer ones are reported and set aside); returns its path, None for a fresh start."""
     cfg, d = run.config, run.dist
-    resume = run_state.find_resume(cfg.resume, cfg.out, d.device)
+    resume = run_state.find_resume(cfg.resume, cfg.out)
     if resume is None:
         return None
     for path, why in resume.damaged:
@@ -154,6 +157,7 @@ def train_epochs(run: Run, io: Io) -> str:
     while True:
         stop = stop_reason(run, io) or train_one_epoch(run, io)
         if stop == "preempted":  # checkpoint this step boundary; no evaluation (little time)
+            check_finite(run)
             io.stopped_at = str(run_state.save_run(run))
             io.progress.message(f"{io.stop.name}: stopped after step {run.step}, checkpoint "
                                 f"{io.stopped_at}")
@@ -181,8 +185,8 @@ def train_one_epoch(run: Run, io: Io) -> str | None:
     for images, labels, skipped in io.train:
         run.position += 1
         run.skipped += skipped
-        if images.numel() == 0:
-            continue
+        if distributed.any_flag(images.numel() == 0, run.dist):
+            continue  # every rank skips a step one rank has no image for (DDP's collectives)
         loss = train_step(run, images, labels)
         elapsed = time.monotonic() - tic
         run.seconds += elapsed
@@ -209,6 +213,7 @@ def after_step(run: Run, io: Io) -> None:
     if cfg.eval_every_steps and run.step % cfg.eval_every_steps == 0:
         evaluate_and_record(run, io)
     elif _checkpoint_due(run, io):
+        check_finite(run)
         run_state.save_run(run)
         io.saved_at = time.monotonic()
 
@@ -221,23 +226,14 @@ def _checkpoint_due(run: Run, io: Io) -> bool:
 
 
 def log_metrics(run: Run, io: Io) -> None:
+    check_finite(run)
     loss, ips = io.window.close(run.seconds)
     lr = config_learning_rate(run.config, (run.step - 1) / run.steps_per_epoch)
-    io.progress.log(run.step, run.fractional_epoch, loss, lr, ips, eta_seconds(run, io))
+    eta = eta_seconds(run, io.total_steps, io.eval_seconds, len(io.val))
+    io.progress.log(run.step, run.fractional_epoch, loss, lr, ips, eta)
     if io.metrics is not None:
         io.metrics.write({"step": run.step, "epoch": run.fractional_epoch, "lr": lr,
                           "loss": loss, "images_per_s": ips, "seconds": run.seconds})
-
-
-def eta_seconds(run: Run, io: Io) -> float:
-    """Training left at this run's step rate, plus the evaluations left at the last one's
-    duration (before the first: its batches at a third of a training step each, the forward
-    pass without the backward, twice with averaged weights)."""
-    step_seconds = run.seconds / max(run.step, 1)
-    per_eval = io.eval_seconds or len(io.val) * step_seconds / 3 * (2 if run.ema else 1)
-    evals = evaluations_left(run.step, io.total_steps, run.steps_per_epoch,
-                             run.config.eval_every_steps)
-    return (io.total_steps - run.step) * step_seconds + evals * per_eval
 
 
 def stop_reason(run: Run, io: Io) -> str | None:
@@ -255,6 +251,7 @@ def stop_reason(run: Run, io: Io) -> str | None:
 def evaluate_and_record(run: Run, io: Io) -> None:
     """Evaluate raw and averaged weights, append to eval.csv, checkpoint, redraw curves."""
     cfg, d = run.config, run.dist
+    check_finite(run)
     tic = time.monotonic()
     raw = validate(run.net, io.val, d, cfg.amp, cfg.channels_last, "eval (raw)")
     avg = (validate(run.ema.module, io.val, d, cfg.amp, cfg.channels_last, "eval (averaged)")

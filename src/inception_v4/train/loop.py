@@ -3,8 +3,13 @@
 Loss: cross-entropy with label smoothing (0.1), plus ``aux_weight`` (0.4) × the auxiliary
 head's loss when the model has one. Gradient clipping by global norm (2.0 in the paper
 preset: the Inception-v3 paper's threshold; the v4 paper does not mention clipping) acts on
-the loss gradient; the optimiser then adds the coupled L2 term. A non-finite loss raises
-:class:`NonFiniteLoss` before the weights are touched.
+the loss gradient; the optimiser then adds the coupled L2 term.
+
+A non-finite loss is noted on the device (no host sync in the step: on a GPU the step's
+kernels stay queued); :func:`check_finite` reads the note, one host read, and raises
+:class:`NonFiniteLoss` naming the first bad step and the last good checkpoint. The training
+loop calls it at every log line and before every checkpoint, so no checkpoint ever holds
+weights updated from a non-finite loss.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class Run:
     last_checkpoint: str | None = None
     checkpoint_step: int = 0       # the step last_checkpoint was written at
     last_eval: dict = field(default_factory=dict)
+    nonfinite: torch.Tensor | None = None  # on the device: [first bad step or -1, its loss]
 
     @property
     def fractional_epoch(self) -> float:
@@ -98,12 +104,7 @@ def train_step(run: Run, images: torch.Tensor, labels: torch.Tensor) -> torch.Te
     with autocast(d.device, cfg.amp):
         loss = compute_loss(run.model(x), y, cfg)
     value = _mean_over_ranks(loss.detach().float(), d)
-    if not torch.isfinite(value):
-        where = (f"{run.last_checkpoint} (after step {run.checkpoint_step})"
-                 if run.last_checkpoint else "none written yet")
-        raise NonFiniteLoss(f"non-finite loss ({value.item()}) at step {run.step + 1} (epoch "
-                            f"{run.epoch + 1}); stopped before updating the weights. Last good "
-                            f"checkpoint: {where}", step=run.step + 1)
+    note_nonfinite(run, value)
     if cfg.step_in_backward:
         loss.backward()  # optim.step_in_backward's hooks update the weights as it goes
     else:
@@ -112,6 +113,32 @@ def train_step(run: Run, images: torch.Tensor, labels: torch.Tensor) -> torch.Te
         run.ema.update(run.net)
     run.step += 1
     return value
+
+
+def note_nonfinite(run: Run, value: torch.Tensor) -> None:
+    """Keep ``[step, loss]`` of the first non-finite loss in ``run.nonfinite``, on the
+    loss's device, without waiting for it."""
+    if run.nonfinite is None:
+        run.nonfinite = torch.tensor([-1.0, 0.0], dtype=torch.float64, device=value.device)
+    here = torch.stack([torch.full_like(value, run.step + 1, dtype=torch.float64),
+                        value.double()])
+    first = (run.nonfinite[0] < 0) & ~torch.isfinite(value)
+    run.nonfinite = torch.where(first, here, run.nonfinite)
+
+
+def check_finite(run: Run) -> None:
+    """Raise :class:`NonFiniteLoss` if a loss so far was NaN or infinite (one host read)."""
+    if run.nonfinite is None:
+        return
+    step, value = run.nonfinite.tolist()
+    if step < 0:
+        return
+    where = (f"{run.last_checkpoint} (after step {run.checkpoint_step})"
+             if run.last_checkpoint else "none written yet")
+    raise NonFiniteLoss(f"non-finite loss ({value}) at step {int(step)} (epoch "
+                        f"{int(step - 1) // run.steps_per_epoch + 1}); stopped at step "
+                        f"{run.step} before writing a checkpoint. Last good checkpoint: {where}",
+                        step=int(step))
 
 
 def _backward_and_step(run: Run, loss: torch.Tensor) -> None:

@@ -29,16 +29,24 @@ from .config import TrainConfig
 
 
 class RMSpropTF(torch.optim.Optimizer):
-    """RMSProp as TensorFlow 1 computes it (see the module docstring)."""
+    """RMSProp as TensorFlow 1 computes it (see the module docstring).
+
+    ``foreach``: update a group's tensors with a few multi-tensor (``torch._foreach_*``)
+    kernels instead of eight per tensor. None (default) chooses it when every parameter is on
+    a GPU, as torch's optimisers do: on the CPU the multi-tensor ops loop over the tensors
+    anyway, with whole-model temporaries, and measured twice as slow.
+    """
 
     def __init__(self, params: Iterable, lr: float = 0.045, decay: float = 0.9,
-                 momentum: float = 0.9, eps: float = 1.0, weight_decay: float = 0.0) -> None:
+                 momentum: float = 0.9, eps: float = 1.0, weight_decay: float = 0.0,
+                 foreach: bool | None = None) -> None:
         if lr < 0 or eps < 0 or not 0 <= decay < 1 or not 0 <= momentum < 1:
             raise ValueError(f"RMSpropTF: invalid lr={lr}, decay={decay}, momentum={momentum}, "
                              f"eps={eps}")
         defaults = {"lr": lr, "decay": decay, "momentum": momentum, "eps": eps,
                     "weight_decay": weight_decay}
         super().__init__(params, defaults)
+        self.foreach = foreach
 
     @torch.no_grad()
     def step(self, closure=None):  # noqa: ANN001, ANN201 - torch.optim signature
@@ -47,23 +55,51 @@ class RMSpropTF(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    _rmsprop_tf_update(p, self.state[p], group)
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
+                if not self.state[p]:
+                    self.state[p]["square_avg"] = torch.ones_like(
+                        p, memory_format=torch.preserve_format)
+                    self.state[p]["momentum_buffer"] = torch.zeros_like(
+                        p, memory_format=torch.preserve_format)
+            foreach = self.foreach
+            if foreach is None:
+                foreach = all(p.device.type == "cuda" for p in params)
+            if foreach and params:
+                _update_foreach(params, [self.state[p] for p in params], group)
+            else:
+                for p in params:
+                    _update_one(p, self.state[p], group)
         return loss
 
 
-def _rmsprop_tf_update(p: torch.Tensor, state: dict, group: dict) -> None:
+def _update_one(p: torch.Tensor, state: dict, group: dict) -> None:
     g = p.grad
     if group["weight_decay"]:
         g = g.add(p, alpha=group["weight_decay"])
-    if not state:
-        state["square_avg"] = torch.ones_like(p, memory_format=torch.preserve_format)
-        state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
     ms, mom = state["square_avg"], state["momentum_buffer"]
     ms.add_(g.square().sub_(ms), alpha=1.0 - group["decay"])
     mom.mul_(group["momentum"]).addcdiv_(g, ms.add(group["eps"]).sqrt_(), value=group["lr"])
     p.sub_(mom)
+
+
+def _update_foreach(params: list[torch.Tensor], states: list[dict], group: dict) -> None:
+    """:func:`_update_one` for every tensor of a group at once, the same operations in the
+    same order."""
+    grads = [p.grad for p in params]
+    if group["weight_decay"]:
+        grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+    ms = [state["square_avg"] for state in states]
+    mom = [state["momentum_buffer"] for state in states]
+    delta = torch._foreach_mul(grads, grads)  # g² - ms, then sqrt(ms + eps) in the same memory
+    torch._foreach_sub_(delta, ms)
+    torch._foreach_add_(ms, delta, alpha=1.0 - group["decay"])
+    torch._foreach_copy_(delta, ms)
+    torch._foreach_add_(delta, group["eps"])
+    torch._foreach_sqrt_(delta)
+    torch._foreach_mul_(mom, group["momentum"])
+    torch._foreach_addcdiv_(mom, grads, delta, value=group["lr"])
+    torch._foreach_sub_(params, mom)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from .loop import Run
+
 
 @dataclass
 class Window:
@@ -63,6 +65,17 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def eta_seconds(run: Run, total: int, eval_seconds: float, val_batches: int) -> float:
+    """Training left at this run's step rate, plus the evaluations left at the last one's
+    duration ``eval_seconds`` (before the first: its ``val_batches`` at a third of a training
+    step each, the forward pass without the backward, twice with averaged weights)."""
+    step_seconds = run.seconds / max(run.step, 1)
+    per_eval = eval_seconds or val_batches * step_seconds / 3 * (2 if run.ema else 1)
+    evals = evaluations_left(run.step, total, run.steps_per_epoch,
+                             run.config.eval_every_steps)
+    return (total - run.step) * step_seconds + evals * per_eval
 
 
 def evaluations_left(step: int, total: int, steps_per_epoch: int, every: int) -> int:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..models.model_args import ARCHITECTURE
 from ..weights.training_checkpoint import integrity_problem, seal
 from . import checkpoint_files as files
 from .checkpoint_files import (
@@ -29,7 +30,7 @@ from .checkpoint_files import (
     load,
     save_atomic,
 )
-from .config import to_dict
+from .config import TRAIN_FIELDS, to_dict
 
 if TYPE_CHECKING:
     from .loop import Run
@@ -48,9 +49,10 @@ class Resume:
     unverified: bool = False  # a --resume PATH without a checksum (an older file)
 
 
-def find_resume(resume: str, out: str | Path, device: torch.device | str = "cpu"
-                ) -> Resume | None:
-    """The checkpoint to continue from, or None.
+def find_resume(resume: str, out: str | Path) -> Resume | None:
+    """The checkpoint to continue from, or None, loaded on the CPU whatever the run's device:
+    ``load_state_dict`` copies each tensor to its parameter's device, and the RNG states
+    must stay on the CPU (a CUDA tensor has no ``.numpy()``).
 
     ``auto``: the newest good one in ``OUT/checkpoints``, with the newer damaged ones passed
     over (file, reason); None when there is no checkpoint at all; ValueError when there are
@@ -59,7 +61,7 @@ def find_resume(resume: str, out: str | Path, device: torch.device | str = "cpu"
     if resume == "never":
         return None
     if resume == "auto":
-        path, state, damaged = files.newest_good(checkpoint_dir(out), device)
+        path, state, damaged = files.newest_good(checkpoint_dir(out))
         if path is None and damaged:
             raise ValueError(
                 f"cannot resume: no usable checkpoint in {checkpoint_dir(out)} ("
@@ -71,7 +73,7 @@ def find_resume(resume: str, out: str | Path, device: torch.device | str = "cpu"
     if not path.is_file():
         raise FileNotFoundError(f"--resume {resume}: no such checkpoint; use auto, never or "
                                 "the path of a .pt file")
-    state = files.load(path, device)
+    state = files.load(path)
     problem = integrity_problem(state) if isinstance(state, dict) else "not a dict"
     if problem is not None and not problem.startswith("no checksum"):
         raise ValueError(f"--resume {resume}: {path} is damaged: {problem}; pass an older "
@@ -116,7 +118,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     version, words, gauss = state["python"]
     random.setstate((version, tuple(int(w) for w in words.tolist()), gauss))
     kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    np.random.set_state((kind, keys.cpu().numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
         cuda = [s.cpu() for s in state["cuda"]]
@@ -124,9 +126,10 @@ def set_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(cuda)
 
 
-# Fields a resumed run must share with the checkpoint (they fix shapes, order or optimiser);
-# batch_size too unless allow_batch_change (see restore_run).
-MUST_MATCH = ("model", "width", "depth", "residual_scale", "aux_logits", "optimizer",
+# Fields a resumed run must share with the checkpoint: the network (its name and every
+# architecture field of ModelArgs the config sets), then what fixes the data order and the
+# optimiser; batch_size too unless allow_batch_change (see restore_run).
+MUST_MATCH = ("model", *(k for k in ARCHITECTURE if k in TRAIN_FIELDS), "optimizer",
               "batch_size", "seed", "image_size")
 
 

@@ -6,11 +6,13 @@ messages) and ``__len__``; the dataset pairs it with the labels.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import io
 import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -161,6 +163,33 @@ class TarSource:
     def __del__(self) -> None:
         if self._file is not None and self._pid == os.getpid():
             self._file.close()
+
+
+class ConcatSource:
+    """Several sources one after the other (a train and a val tar read as one set)."""
+
+    def __init__(self, sources: list) -> None:
+        self.sources = sources
+        self.starts = [0]
+        for source in sources:
+            self.starts.append(self.starts[-1] + len(source))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def _locate(self, i: int) -> tuple[Any, int]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        k = bisect.bisect_right(self.starts, i) - 1
+        return self.sources[k], i - self.starts[k]
+
+    def name(self, i: int) -> str:
+        source, j = self._locate(i)
+        return source.name(j)
+
+    def read(self, i: int) -> bytes:
+        source, j = self._locate(i)
+        return source.read(j)
 
 
 class ArraySource:
