@@ -42,6 +42,15 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def h5_path(shared_dir: Path) -> Path:
+    """FaceNet's Keras weights, ``../shared/weights/facenet_keras.h5`` (skips without)."""
+    path = shared_dir / "weights" / "facenet_keras.h5"
+    if not path.is_file():
+        pytest.skip(f"{path} not found: FaceNet weights tests skipped")
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

@@ -19,8 +19,10 @@ from inception_v4.data import (
     BadImageError,
     build_loader,
     create_transform,
+    detect_layout,
     eval_transform,
     open_dataset,
+    open_eval_dataset,
     train_transform,
 )
 from inception_v4.data import embedded as embedded_module
@@ -168,6 +170,32 @@ def test_clear_errors(tmp_path):
     only = _image_folder(tmp_path / "only" / "train", {"cat": 1}).parent
     with pytest.raises(ValueError, match="neither val/ nor test/"):
         open_dataset(only, "train")
+
+
+def test_training_and_evaluation_open_the_same_parts_through_one_detector(tmp_path):
+    split = tmp_path / "split"
+    _image_folder(split / "train", {"cat": 3, "dog": 2})
+    _image_folder(split / "val", {"cat": 1, "dog": 2})
+    (split / "ILSVRC2012_img_val.tar").write_bytes(b"")  # the class folders come first
+    tars = tmp_path / "tars"
+    tars.mkdir()
+    _tar(tars / "train.tar", {"cat/a.jpg": _jpeg(), "dog/b.jpg": _jpeg()})
+    _tar(tars / "test.tar.gz", {"dog/c.jpg": _jpeg()})
+    tree = _image_folder(tmp_path / "tree", {"cat": 10, "dog": 10})
+    names = lambda d: [d.name(i) for i in range(len(d))]  # noqa: E731
+    for data, kind in ((split, "split folders"), (tars, "tars"), (tree, "tree")):
+        assert detect_layout(data).kind == kind
+        for part in ("train", "val"):
+            ours, _ = open_eval_dataset(data, part)
+            theirs = open_dataset(data, part)
+            assert (names(ours), ours.labels, ours.classes) == \
+                (names(theirs), theirs.labels, theirs.classes), (kind, part)
+    archive = tmp_path / "archive"
+    (archive / "train").mkdir(parents=True)
+    (archive / "ILSVRC2012_img_val.tar").write_bytes(b"")
+    assert detect_layout(archive).kind == "val archive"
+    with pytest.raises(ValueError, match="is a validation set"):
+        open_dataset(archive, "train")
 
 
 @pytest.mark.parametrize("member", ["loose.jpg", "cat/deeper/a.jpg"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from inception_v4.cli import main
 from inception_v4.data import eval_transform, open_dataset
@@ -164,3 +165,62 @@ def test_bf16_evaluation_agrees_with_float32_top1(trained: dict, tmp_path: Path)
                  "--limit", "8", "--workers", "0", "--device", "cpu", "--dtype", "bfloat16",
                  "--json", str(out)]) == 0
     assert json.loads(out.read_text())["dtype"] == "bfloat16"
+
+
+CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+           "truck")
+
+
+def _cifar_like_folder(root: Path) -> Path:
+    """A user's own CIFAR-10 folder: its ten class folders, two 32×32 images each."""
+    for k, name in enumerate(CIFAR10):
+        (root / name).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (32, 32), (25 * k, 8 * i, 100)).save(root / name / f"{i}.png")
+    return root
+
+
+def test_evaluate_refuses_weights_of_other_classes_unless_by_index(
+        trained: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Weights trained on Imagenette (or the embedded set: 10 classes too) meet a CIFAR-10
+    folder: same count, other names. evaluate and ensemble refuse, naming classes of each
+    side; --by-index scores anyway; the same weights on their own data pass the check."""
+    data = _cifar_like_folder(tmp_path / "cifar10")
+    base = ["--data", str(data), "--workers", "0", "--device", "cpu"]
+    capsys.readouterr()
+    assert main(["evaluate", "--weights", str(trained["run"]), *base]) == 2
+    err = capsys.readouterr().err
+    assert "'airplane'" in err and "--by-index" in err and err.count("\n") == 1
+    weights_names = load_for_eval(None, trained["run"])[1]["classes"]
+    assert repr(weights_names[0]) in err
+    assert main(["ensemble", "--member", str(trained["folder"]), *base]) == 2
+    assert "'airplane'" in capsys.readouterr().err
+    assert main(["evaluate", "--weights", str(trained["run"]), "--by-index", "--ema",
+                 *base]) == 0
+    out = capsys.readouterr().out
+    assert "20 evaluated" in out  # a single tree: every image, and the output says so
+    assert f"weights: {trained['run']} (training checkpoint, averaged weights)" in out
+    assert "note: every image of this class-folder tree is scored, the images a training " \
+           "run on it trained on included" in out
+
+
+def test_class_check_matches_imagenet_weights_by_wnid() -> None:
+    """ImageNet-1k weights carry no names: a wnid-named dataset must be ILSVRC's sorted
+    order; display names (or the devkit's) cannot be checked and pass; 1001-class names with
+    TF-slim's background match the 1000 without it."""
+    from inception_v4.evaluate.classes import check_class_names, class_mismatch
+
+    wnids = [f"n{k:08d}" for k in range(1000)]
+    assert class_mismatch(None, 1001, wnids) is None
+    assert class_mismatch(None, 1000, ["tench"] * 1000) is None
+    assert "sorted order" in class_mismatch(None, 1000, wnids[::-1])
+    assert "are not that list" in class_mismatch(None, 1000, wnids[:10])
+    assert class_mismatch(["background", *wnids], 1001, wnids) is None
+    words = [f"word {k}" for k in range(1000)]
+    assert class_mismatch(wnids, 1000, words) is None  # our run on wnid folders, devkit words
+    assert class_mismatch(["tench", "church"], 2, ["n01440764", "n03028079"]) is None
+    assert class_mismatch(["tench", "church"], 2, ["class 0", "class 1"]) is None
+    assert "different order" in class_mismatch(["b", "a"], 2, ["a", "b"])
+    with pytest.raises(ValueError, match="only in the weights 'x'; only in the data 'b'"):
+        check_class_names(["a", "x"], 2, ["a", "b"])
+    check_class_names(["a", "x"], 2, ["a", "b"], by_index=True)

@@ -116,6 +116,10 @@ def test_single_view_equals_data_eval_transform() -> None:
             expected = eval_transform(S, crop_pct=pct, interpolation=interp)(image)
             got = views(image, 1, image_size=S, crop_pct=pct, interpolation=interp)[0]
             assert torch.equal(got, expected), (size, interp)
+        # FaceNet's input: the whole image, each view standardised on its own (prewhiten)
+        facenet = eval_transform(S, 1.0, mean=None, std=None, normalize="per_image")(image)
+        got = views(image, 1, image_size=S, crop_pct=1.0, mean=None, std=None)[0]
+        assert torch.allclose(got, facenet, rtol=1e-5, atol=1e-5), size
 
 
 def test_views_of_pil_and_uint8_tensor_agree() -> None:

@@ -156,3 +156,26 @@ def test_small_scaling_plan_trains_one_epoch_at_the_printed_learning_rate() -> N
     assert plan.base.reference_batch == plan.base.batch_size == 64  # 0.045 as printed
     assert sorted({a.fields["lr"] for a in plan.arms}) == [0.045, 0.18]
     assert len(plan.runs(Path("out"))) == 2 * 2 * 3
+
+
+def test_a_stop_signal_ends_the_plan_without_marking_the_run_finished(
+        digits_folder: str, tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    """Ctrl-C during the first run: the plan stops there, exit 130 naming the checkpoint; no
+    summary.json, so the next `experiment` resumes that run instead of skipping it."""
+    from inception_v4.experiments import runner
+
+    calls = []
+
+    def preempted(config, command):  # noqa: ANN001, ANN202
+        calls.append(config.out)
+        return {"stopped": "preempted", "stop_signal": "SIGINT", "steps": 7,
+                "stopped_checkpoint": f"{config.out}/checkpoints/step-00000007.pt"}
+
+    monkeypatch.setattr(runner, "fit", preempted)
+    out = tmp_path / "residual"
+    assert main(["experiment", "residual", "--data", digits_folder, "--out", str(out),
+                 "--seeds", "1", "--epochs", "1"]) == 130
+    assert len(calls) == 1 and not list(out.rglob("summary.json"))
+    text = capsys.readouterr().out
+    assert f"preempted (SIGINT) in {calls[0]} after step 7; checkpoint" in text
+    assert "Run the same command again to continue." in text

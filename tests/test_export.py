@@ -68,9 +68,10 @@ def test_check_onnx_fails_when_the_graph_is_not_the_model(tmp_path, process_unch
 
 
 def test_static_batch_onnx_keeps_its_batch_size(tmp_path):
-    path = export.export_onnx(_tiny("inception_v4"), tmp_path / "m.onnx", image_size=SIZE)
+    path = export.export_onnx(_tiny("inception_v4"), tmp_path / "m.onnx", image_size=SIZE,
+                              dynamic_batch=False, batch_size=4)
     dim = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim[0]
-    assert dim.dim_value == 2 and not dim.dim_param
+    assert dim.dim_value == 4 and not dim.dim_param
 
 
 def test_exported_program_round_trip_without_training_branches(tmp_path):
@@ -199,7 +200,24 @@ def test_full_size_inception_v4_onnx(tmp_path, capsys):
     rc = main(["export", "--model", "inception_v4", "--format", "onnx", "--out", str(out)])
     assert rc == 0, capsys.readouterr().err
     graph = onnx.load(str(out))
-    assert [d.dim_value for d in graph.graph.input[0].type.tensor_type.shape.dim] == [2, 3, 299,
-                                                                                       299]
+    dims = graph.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, 299, 299]
     convs = _convs(inception_v4.create_model("inception_v4"))
     assert [n.op_type for n in graph.graph.node].count("Conv") == convs
+
+
+def test_default_onnx_export_runs_batches_of_1_and_3_in_onnx_runtime(tmp_path, capsys):
+    """No batch flag: the batch axis is symbolic and the printed shape says so; ONNX Runtime
+    runs one image and three, each matching PyTorch."""
+    model = _tiny("inception_v4").eval()
+    inception_v4.save_pretrained(model, tmp_path / "w")
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--weights", str(tmp_path / "w"), "--format", "onnx",
+                 "--image-size", str(SIZE), "--out", str(out)]) == 0
+    assert f"input [batch, 3, {SIZE}, {SIZE}] float32 (any batch size)" in capsys.readouterr().out
+    for n in (1, 3):
+        x = torch.randn(n, 3, SIZE, SIZE)
+        with torch.no_grad():
+            want = model(x)
+        torch.testing.assert_close(torch.as_tensor(_run_onnx(out, x)), want, atol=1e-4,
+                                   rtol=1e-4)

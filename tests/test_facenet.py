@@ -18,18 +18,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import inception_v4
 from inception_v4 import create_model
-from inception_v4.data import create_transform, decode_image
-from inception_v4.weights import load_model, prewhiten
+from inception_v4.data import create_transform, decode_image, prewhiten
+from inception_v4.weights import load_model
 
 EPS = 1e-3  # Keras BatchNormalization default, as stored in FaceNet's graph
-
-
-@pytest.fixture(scope="module")
-def h5_path(shared_dir: Path) -> Path:
-    path = shared_dir / "weights" / "facenet_keras.h5"
-    if not path.is_file():
-        pytest.skip(f"{path} not found: FaceNet weights tests skipped")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -88,7 +88,7 @@ def test_finetune_keeps_the_head_of_the_same_classes_and_replaces_other_names(
     other = _source(tmp_path / "other", classes=("c0", "c1", "cat"))
     start = start_network(replace(config, pretrained=str(other)), classes, None)
     assert start.record["pretrained"]["head"] == "replaced"
-    assert "'cat' where the data has 'c2'" in start.notes[1]
+    assert "only in the weights 'cat'; only in the data 'c2'" in start.notes[1]
     nameless = _source(tmp_path / "nameless")  # no names: the same count keeps it
     assert start_network(replace(config, pretrained=str(nameless)), classes,
                          None).record["pretrained"]["head"] == "kept"

@@ -7,13 +7,17 @@ import random
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
+from train_helpers import make_image_folder
 
+from inception_v4.data import eval_transform, prewhiten
 from inception_v4.train import (
     PAPER_BATCH,
     ModelEma,
     RMSpropTF,
     TrainConfig,
+    config_learning_rate,
     learning_rate,
     load_preset,
     param_groups,
@@ -21,6 +25,7 @@ from inception_v4.train import (
     replace,
 )
 from inception_v4.train import run_state as ckpt
+from inception_v4.train.build import open_splits
 from inception_v4.train.config import parse_value
 
 # (epoch, lr): 0.045 × 0.94^⌊epoch/2⌋ at the paper's global batch 640 = 32 × 20.
@@ -218,3 +223,34 @@ def test_checkpoint_load_refuses_pickled_objects(tmp_path) -> None:  # noqa: ANN
     with pytest.raises(FileNotFoundError, match="--resume"):
         ckpt.find_resume(str(tmp_path / "missing.pt"), tmp_path)
     assert ckpt.find_resume("auto", tmp_path) is None
+
+
+def test_small_preset_cut_to_three_epochs_reaches_its_peak_and_decays() -> None:
+    """The small preset's 4 warm-up epochs do not fit a 3-epoch run: the warm-up is clipped
+    to 30 % of it (0.9 epochs), said before the run; the rate peaks at 0.2 there and falls
+    linearly to 0 at epoch 3 (one-cycle)."""
+    from inception_v4.train.schedule import schedule_notes
+
+    config = replace(load_preset("small"), {"epochs": 3})
+    rows = [(e, config_learning_rate(config, e)) for e in (0.0, 0.45, 0.9, 1.95, 2.58, 3.0)]
+    want = [0.0, 0.1, 0.2, 0.1, 0.04, 0.0]
+    assert [lr for _, lr in rows] == pytest.approx(want, abs=1e-12)
+    assert schedule_notes(config) == [
+        "warm-up of 4 epochs is too long for a 3-epoch run: clipped to 0.9 epochs (30% of the "
+        "run), so the learning rate reaches its peak and then decays"]
+    assert schedule_notes(load_preset("small")) == []  # 4 of 16 epochs fit
+
+
+def test_training_transforms_follow_the_models_preprocessing(tmp_path) -> None:  # noqa: ANN001
+    data = str(make_image_folder(tmp_path / "data"))
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (90, 120, 3), np.uint8))
+    train, val = open_splits(TrainConfig(model="inception_v4", data=data, image_size=80))
+    assert torch.equal(val.transform(image), eval_transform(80)(image))  # 0.875, [-1, 1]
+    assert train.transform(image).shape == (3, 80, 80)
+    train, val = open_splits(TrainConfig(model="inception_resnet_v1_facenet", data=data,
+                                         image_size=80))
+    whole = torch.from_numpy(np.array(image.resize((80, 80), Image.Resampling.BILINEAR)))
+    expected = prewhiten(whole.permute(2, 0, 1))  # FaceNet: the whole image, per image
+    assert torch.allclose(val.transform(image), expected, atol=1e-5)
+    x = train.transform(image)
+    assert abs(float(x.mean())) < 1e-5 and abs(float(x.std(correction=0)) - 1) < 1e-4

@@ -67,3 +67,15 @@ def test_train_resume_refuses_a_different_model(tmp_path: Path) -> None:
         assert "width=0.25" in str(err) and "--resume never" in str(err)
     else:
         raise AssertionError("resuming with another width must fail")
+
+
+def test_train_resume_refuses_a_plain_twin_of_a_residual_run(tmp_path: Path) -> None:
+    # residual=false builds the same parameters without identity paths: loading the
+    # residual run's weights into it would succeed and silently train another network
+    data = make_image_folder(tmp_path / "data")
+    config = TrainConfig(model="inception_resnet_v2", data=str(data), out=str(tmp_path / "run"),
+                         width=0.25, depth=0.2, image_size=75, batch_size=8, epochs=1.0,
+                         workers=0, max_steps=1, ema_decay=0.0)
+    fit(config)
+    with pytest.raises(ValueError, match=r"residual=True.*--resume never"):
+        fit(replace(config, residual=False, max_steps=2))

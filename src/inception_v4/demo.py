@@ -17,7 +17,7 @@ import time
 
 from .data import open_dataset
 from .experiments.dryrun import measured_rate
-from .models import build_network
+from .models import network_from_args
 from .train import TrainConfig, fit, load_preset
 from .train.commands import format_summary
 
@@ -34,8 +34,7 @@ def demo_config(out: str, minutes: float) -> TrainConfig:
 def plan(config: TrainConfig, minutes: float) -> TrainConfig:
     """Fit the one-cycle schedule and the evaluations into ``minutes`` of training."""
     train = open_dataset(config.data, "train", seed=config.seed)
-    model = build_network(config.model, num_classes=train.num_classes, width=config.width,
-                          depth=config.depth)
+    model = network_from_args(config.model, config.model_args(train.num_classes))
     ips = 0.7 * measured_rate(model, config.image_size, config.batch_size, "cpu", steps=4)
     epochs = min(30.0, minutes * 60 * ips / len(train))
     steps = max(int(epochs * len(train) / config.batch_size), 10)

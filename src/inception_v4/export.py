@@ -57,11 +57,11 @@ def inference_network(model: nn.Module, optimize: bool = False) -> nn.Module:
     return optimize_for_inference(net, channels_last=False) if optimize else net
 
 
-def _trace_input(net: nn.Module, image_size: int | None) -> torch.Tensor:
+def _trace_input(net: nn.Module, image_size: int | None, batch_size: int = 2) -> torch.Tensor:
     """The example batch to trace with. It requires grad, and tracing runs with grad enabled:
     the fused convolutions then take their portable path (aten/ONNX ``Conv``) instead of
     oneDNN-only ops that neither ONNX nor other torch.export backends can run."""
-    return example_input(net, image_size).requires_grad_(True)
+    return example_input(net, image_size, batch_size).requires_grad_(True)
 
 
 def example_input(model: nn.Module, image_size: int | None = None, batch_size: int = 2,
@@ -96,13 +96,14 @@ def _require_onnx() -> tuple:
 
 
 def export_onnx(model: nn.Module, path: str | Path, *, image_size: int | None = None,
-                opset: int = MIN_OPSET, dynamic_batch: bool = False,
-                optimize: bool = False) -> Path:
+                opset: int = MIN_OPSET, dynamic_batch: bool = True,
+                optimize: bool = False, batch_size: int = 2) -> Path:
     """Write the eval network as ONNX (input ``input``, output ``output``); returns the path.
 
-    With ``dynamic_batch`` the first axis of input and output is symbolic (``batch``);
-    ``optimize`` exports :func:`inference_network`'s folded form. The model's
-    ``pretrained_cfg`` and creation arguments go into the metadata as JSON.
+    With ``dynamic_batch`` (the default) the first axis of input and output is symbolic
+    (``batch``), otherwise fixed at ``batch_size``; ``optimize`` exports
+    :func:`inference_network`'s folded form. The model's ``pretrained_cfg`` and creation
+    arguments go into the metadata as JSON.
     """
     if opset < MIN_OPSET:
         raise ValueError(f"opset {opset} is too old; use {MIN_OPSET} or newer")
@@ -110,7 +111,7 @@ def export_onnx(model: nn.Module, path: str | Path, *, image_size: int | None = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     net = inference_network(model, optimize)
-    x = _trace_input(net, image_size)
+    x = _trace_input(net, image_size, batch_size)
     axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic_batch else None
     with warnings.catch_warnings(), torch.enable_grad():
         warnings.simplefilter("ignore")  # the legacy-exporter notice, shape-check trace notes
@@ -144,13 +145,15 @@ def check_onnx(model: nn.Module, path: str | Path, *, image_size: int | None = N
 
 
 def export_program(model: nn.Module, path: str | Path, *, image_size: int | None = None,
-                   dynamic_batch: bool = False, optimize: bool = False) -> Path:
+                   dynamic_batch: bool = True, optimize: bool = False,
+                   batch_size: int = 2) -> Path:
     """``torch.export`` the eval network (folded with ``optimize``) and ``torch.export.save``
-    it; returns the path."""
+    it; returns the path. The batch axis is symbolic unless ``dynamic_batch=False`` fixes it
+    at ``batch_size``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     net = inference_network(model, optimize)
-    x = _trace_input(net, image_size)
+    x = _trace_input(net, image_size, batch_size)
     shapes = {"x": {0: torch.export.Dim("batch", min=1)}} if dynamic_batch else None
     with torch.enable_grad():
         program = torch.export.export(net, (x,), dynamic_shapes=shapes)
@@ -179,7 +182,7 @@ def _compare(want: torch.Tensor, got: torch.Tensor, atol: float, what: str) -> f
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a network to ONNX or a torch.export program, "
+    p = sub.add_parser("export", description="export a network to ONNX or a torch.export program, "
                                       "checked against PyTorch")
     p.add_argument("--model", default=None,
                    help="registry name (see `inception-v4 models`); default: the one the "
@@ -190,7 +193,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema", action="store_true", help="a training checkpoint's averaged weights")
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--out", required=True, type=Path, help="file to write")
-    p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
+    p.add_argument("--fixed-batch", type=int, default=None, metavar="N",
+                   help="fix the batch axis at N (default: a symbolic batch axis, any batch "
+                        "size runs)")
+    p.add_argument("--dynamic-batch", action="store_true",
+                   help="a symbolic batch axis (the default; kept for older scripts)")
     p.add_argument("--optimize-for-inference", action="store_true",
                    help="fold BatchNorm and residual scales into the convolutions first")
     p.add_argument("--opset", type=int, default=MIN_OPSET, help="ONNX opset (17 or newer)")
@@ -224,22 +231,28 @@ def run_export(args: argparse.Namespace) -> int:
     if args.weights is None:
         print("inception-v4 export: warning: no --weights given, exporting a randomly "
               "initialised network", file=sys.stderr)
+    if args.fixed_batch is not None and (args.dynamic_batch or args.fixed_batch < 1):
+        raise ValueError(f"--fixed-batch {args.fixed_batch}: give a batch of at least 1, and "
+                         f"not together with --dynamic-batch")
     model = build_model(args.model, args.weights, num_classes=args.num_classes,
                         width=args.width, depth=args.depth, ema=args.ema)
+    dynamic = args.fixed_batch is None
+    shape = dict(image_size=args.image_size, dynamic_batch=dynamic,
+                 batch_size=args.fixed_batch or 2, optimize=args.optimize_for_inference)
+    check = dict(image_size=args.image_size, batch_size=3 if dynamic else args.fixed_batch)
     try:
         if args.format == "onnx":
-            export_onnx(model, args.out, image_size=args.image_size, opset=args.opset,
-                        dynamic_batch=args.dynamic_batch, optimize=args.optimize_for_inference)
-            diff = check_onnx(model, args.out, image_size=args.image_size,
-                              batch_size=3 if args.dynamic_batch else 2)
+            export_onnx(model, args.out, opset=args.opset, **shape)
+            diff = check_onnx(model, args.out, **check)
         else:
-            export_program(model, args.out, image_size=args.image_size,
-                           dynamic_batch=args.dynamic_batch, optimize=args.optimize_for_inference)
-            diff = check_program(model, args.out, image_size=args.image_size,
-                                 batch_size=3 if args.dynamic_batch else 2)
+            export_program(model, args.out, **shape)
+            diff = check_program(model, args.out, **check)
     except (ImportError, ExportCheckError) as err:
         print(f"inception-v4 export: error: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out} ({args.format}, {model.spec.name}); max abs difference to PyTorch "
-          f"{diff:.3g} (allowed {ATOL:g})")
+    size = example_input(model, args.image_size, 1).shape[1:]
+    batch = "batch" if dynamic else str(args.fixed_batch)
+    print(f"wrote {args.out} ({args.format}, {model.spec.name}); input [{batch}, "
+          f"{', '.join(map(str, size))}] float32 ({'any batch size' if dynamic else 'fixed batch'}"
+          f"); max abs difference to PyTorch {diff:.3g} (allowed {ATOL:g})")
     return 0

@@ -62,7 +62,6 @@ class ConvBN(nn.Module):
         kernel: int | tuple[int, int],
         stride: int = 1,
         padding: str = "same",
-        bn_scale: bool = True,
     ) -> None:
         super().__init__()
         kh, kw = _pair(kernel)
@@ -70,7 +69,7 @@ class ConvBN(nn.Module):
             raise ValueError("'same' padding is only used with stride 1 in these networks")
         pad = (kh // 2, kw // 2) if padding == "same" else (0, 0)
         self.conv = nn.Conv2d(in_ch, out_ch, (kh, kw), stride, pad, bias=False)
-        self.bn = nn.BatchNorm2d(out_ch, eps=BN_EPS) if bn_scale else ShiftBatchNorm2d(out_ch)
+        self.bn = nn.BatchNorm2d(out_ch, eps=BN_EPS)  # FaceNet's: ShiftBatchNorm2d (no scale)
         self.act = nn.ReLU(inplace=True)
         self.out_channels = out_ch
         self.stride = stride

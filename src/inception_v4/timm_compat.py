@@ -23,7 +23,6 @@ is left out, is in ``docs/timm-contract.md``.
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -31,23 +30,20 @@ from typing import Any
 from torch import nn
 
 from .factory import create_model
-from .models import FeatureExtractor, default_cfg, get_spec, list_models
-from .weights import load_weights
-from .weights.pretrained import infer_num_classes, layout_for, resolve_source
-from .weights.sources import read_weights
+from .models import FeatureExtractor, ModelArgs, default_cfg, get_spec, list_models
+from .models.model_args import NAMES as MODEL_ARG_NAMES
+from .weights import resolve_model
+from .weights.catalogue import hub_default
 
 __all__ = ["HUB_WEIGHTS", "PREFIX", "default_cfgs", "register", "timm_cfg"]
 
 PREFIX = "iv4_"
 # Weights timm's pretrained=True loads for the networks that have public ImageNet weights.
-HUB_WEIGHTS = {
-    "inception_v4": "timm:inception_v4.tf_in1k",
-    "inception_resnet_v2": "timm:inception_resnet_v2.tf_in1k",
-}
+HUB_WEIGHTS = {n: "timm:" + w.hub_id.removeprefix("timm/") for n in list_models()
+               if (w := hub_default(n)) is not None and w.hub_id}
 _TIMM_KEYS = ("input_size", "min_input_size", "pool_size", "interpolation", "crop_pct", "mean",
               "std", "first_conv", "classifier")
-_MODEL_ARGS = tuple(p for p in inspect.signature(create_model).parameters
-                    if p not in ("name", "pretrained"))
+_MODEL_ARGS = (*MODEL_ARG_NAMES, "features_only", "out_indices")  # create_model's keywords
 _TIMM_ONLY = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
 
 
@@ -84,17 +80,12 @@ def _weights(name: str, pretrained: bool, overlay: dict[str, Any] | None) -> str
 def _pretrained(name: str, weights: str, args: dict[str, Any]) -> nn.Module:
     """timm's ``pretrained=True``: the weights load with their own classifier, which is then
     replaced when ``num_classes`` or ``global_pool`` asks for another (0: none)."""
-    w = read_weights(resolve_source(weights))
-    source = infer_num_classes(w, layout_for(w, name))  # None: a file without classifier
     args = dict(args)
     wanted, pool = args.pop("num_classes", None), args.pop("global_pool", "avg")
     features_only, out_indices = args.pop("features_only", False), args.pop("out_indices", None)
-    build = source if source is not None else wanted
-    if (wanted, source) == (1000, 1001):
-        build = 1000  # TF-slim's background row is dropped on loading
-    model = load_weights(create_model(name, num_classes=build, **args), w)
-    if (wanted is not None and wanted != model.num_classes) or pool != "avg":
-        model.reset_classifier(model.num_classes if wanted is None else wanted, pool)
+    model = resolve_model(weights, name=name, args=ModelArgs(**args), num_classes=wanted).train()
+    if pool != "avg":
+        model.reset_classifier(model.num_classes, pool)
     if features_only:
         return FeatureExtractor(model, out_indices or (0, 1, 2, 3, 4))
     return model

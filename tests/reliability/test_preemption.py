@@ -202,3 +202,70 @@ def test_sigterm_to_the_process_group_spares_the_loader_workers(tmp_path: Path,
     assert 2 <= step < 12
     reliability("preemption", "SIGTERM to the whole process group (2 data-loader workers)", 1,
                 "the workers live on; the run checkpoints at the step boundary and exits 0")
+
+
+@pytest.mark.slow
+def test_ctrl_c_to_a_training_subprocess_checkpoints_exits_130_and_resumes_bitwise(
+        tmp_path: Path, tiny_data: Path, reliability) -> None:  # noqa: ANN001
+    """Ctrl-C reaches the whole foreground process group: SIGINT to the group after step 1
+    stops the run at a step boundary with a checkpoint, no traceback, exit status 130;
+    the same command (``--resume auto``) then ends bit-identical to an uninterrupted run."""
+    steps = 3
+    assert main(["train", *_args(tiny_data, tmp_path / "whole", steps)]) == 0
+    out = tmp_path / "stopped"
+    proc = subprocess.Popen([sys.executable, str(HOOKED), *_args(tiny_data, out, steps)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=ENV, start_new_session=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("STEP 0 1"):
+            os.killpg(proc.pid, signal.SIGINT)
+    text = "".join(lines)
+    assert proc.wait(timeout=300) == 130, text[-3000:]
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text
+    step = check_files(out)
+    assert 1 <= step < steps and f"preempted (SIGINT) after step {step}" in text
+    assert "--resume auto" in text
+    assert main(["train", *_args(tiny_data, out, steps)]) == 0
+    _same(tmp_path / "whole", out)
+    reliability("preemption", "Ctrl-C (SIGINT to the process group, subprocess)", 1,
+                "exit 130 naming the checkpoint; resumed bit-identical")
+
+
+def test_ctrl_c_in_process_stops_at_the_step_with_exit_130(
+        tmp_path: Path, tiny_data: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    """The fast twin of the subprocess test: a real SIGINT to this process during step 1 of
+    2 ends ``inception-v4 train`` with status 130, a checkpoint at step 1 and the resume hint;
+    the SIGINT handler in place before comes back."""
+    real_step, before = fit_module.train_step, signal.getsignal(signal.SIGINT)
+
+    def step(run, images, labels):  # noqa: ANN001, ANN202
+        if run.step == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(run, images, labels)
+
+    monkeypatch.setattr(fit_module, "train_step", step)
+    out = tmp_path / "run"
+    assert main(["train", *_args(tiny_data, out, 2)]) == 130
+    text = capsys.readouterr().out
+    assert check_files(out) == 1 and "preempted (SIGINT) after step 1" in text
+    assert signal.getsignal(signal.SIGINT) == before
+
+
+def test_a_second_ctrl_c_aborts_at_once() -> None:
+    """The first SIGINT only asks for a stop at the step boundary; the second raises
+    KeyboardInterrupt there and then. SIGTERM repeated never does (it must not tear the
+    stop checkpoint's write)."""
+    from inception_v4.train.preempt import StopRequest
+
+    request = StopRequest()
+    request.handle(signal.SIGINT, None)
+    assert request.signal == signal.SIGINT and request.name == "SIGINT"
+    with pytest.raises(KeyboardInterrupt):
+        request.handle(signal.SIGINT, None)
+    patient = StopRequest()
+    for _ in range(3):
+        patient.handle(signal.SIGTERM, None)
+    assert patient.signal == signal.SIGTERM and patient.count == 3

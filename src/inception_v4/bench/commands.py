@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from ..evaluate.progress import progress
 from ..inference import HAS_BF16
 from ..models import list_models
 from .contestants import Settings
@@ -21,7 +22,7 @@ DEFAULT_MODELS = ["inception_v4", "inception_resnet_v2"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="speed and memory against timm; input pipeline speed")
+    p = sub.add_parser("bench", description="speed and memory against timm; input pipeline speed")
     p.add_argument("--model", nargs="+", default=DEFAULT_MODELS, choices=list_models(),
                    metavar="NAME", help=f"networks (default: {' '.join(DEFAULT_MODELS)})")
     p.add_argument("--compare", choices=("timm", "none"), default="timm")
@@ -53,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-batches", type=int, default=20, help="timed batches per loader")
     p.add_argument("--data-batch-size", type=int, default=64)
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="write results here")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (none either when stderr is not a terminal)")
     p.set_defaults(func=run_bench)
 
 
@@ -81,7 +84,7 @@ def run_bench(args: argparse.Namespace) -> int:
     result: dict = {"machine": machine(s.torch_device), "settings": dataclasses.asdict(s)}
     modes = ["infer", "train"] if args.mode == "all" else [m for m in [args.mode] if m != "data"]
     if modes:
-        result.update(_models(args.model, modes, s))
+        result.update(_models(args.model, modes, s, args.quiet))
     if args.mode in ("data", "all"):
         result["data"] = _data(args)
     result["machine_after"] = machine(s.torch_device)  # the load may have changed while measuring
@@ -100,12 +103,12 @@ def _limits(s: Settings) -> dict[str, dict[str, float]]:
     return {d: dense_limits(s.torch_device, getattr(torch, d), s.matmul_size) for d in dtypes}
 
 
-def _models(names: list[str], modes: list[str], s: Settings) -> dict:
+def _models(names: list[str], modes: list[str], s: Settings, quiet: bool = False) -> dict:
     """Rows for every network and mode; the dense-kernel limits measured before and after."""
     before, rows = _limits(s), []
-    for name in names:
-        for mode in modes:
-            rows += run_mode(name, mode, s)
+    runs = [(name, mode) for name in names for mode in modes]
+    for name, mode in progress(runs, "bench", "run", quiet=quiet):
+        rows += run_mode(name, mode, s)
     after = _limits(s)
     limit = {d: max(max(before[d].values()), max(after[d].values())) for d in before}
     for r in rows:

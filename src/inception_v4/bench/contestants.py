@@ -91,8 +91,11 @@ def maybe_compile(model: nn.Module, s: Settings) -> nn.Module:
 
 def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                   in_backward: bool = False) -> Callable[[], None]:
-    """One step of the paper's recipe: cross-entropy, RMSProp (decay 0.9, ε 1.0); with
-    ``in_backward`` the optimiser steps inside backward (``train.step_in_backward``)."""
+    """One timed training step: cross-entropy and ``torch.optim.RMSprop`` with the paper's
+    decay 0.9 and ε 1.0, the same for every contestant. It is not the paper's TF RMSProp
+    (``train.RMSpropTF``: ε inside the square root, other arithmetic; ``train/optim.py``), so
+    it times a step, not the recipe. With ``in_backward`` the optimiser steps inside
+    backward (``train.step_in_backward``)."""
     opt = torch.optim.RMSprop(model.parameters(), lr=0.045, alpha=0.9, eps=1.0)
     model.train()
     if in_backward:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .sources import ArraySource
+from .image_sources import ArraySource
 from .splits import held_out
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

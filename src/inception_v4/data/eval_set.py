@@ -31,30 +31,22 @@ background, which evaluation drops.
 
 from __future__ import annotations
 
-import bisect
 import logging
 import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .dataset import (
-    ImageDataset,
-    _display_names,
-    _find_tars,
-    _label_members,
-    _open_tars,
-    open_dataset,
-)
+from .dataset import ImageDataset
+from .forms import Layout, detect_layout, open_layout
+from .image_sources import FileSource, TarSource, class_folders, index_tar, is_image_name
 from .imagenet_val import (
     LABEL_FORMS,
     VAL_ARCHIVE,
     ValLabels,
     find_devkit,
+    imagenet_classes,
     read_labels,
 )
-from .sources import FileSource, TarSource, class_folders, index_tar, is_image_name
-from .sources import list_image_folder as _list_tree
-from .splits import held_out
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +55,6 @@ EVAL_FORMS = ("a folder of class folders (every image); a folder with train/ and
               "test/) class folders, or train.tar and val.tar (its val part); a flat folder of "
               f"ILSVRC2012_val_%08d.JPEG images with --labels; {VAL_ARCHIVE} with "
               "ILSVRC2012_devkit_t12.tar.gz beside it; or \"embedded\"")
-_TAR_ENDINGS = (".tar", ".tar.gz", ".tgz")
 
 
 def open_eval_dataset(data: str | Path, split: str = "auto", labels: str | Path | None = None,
@@ -81,25 +72,34 @@ def open_eval_dataset(data: str | Path, split: str = "auto", labels: str | Path 
     """
     if split not in EVAL_SPLITS:
         raise ValueError(f"split must be one of {', '.join(EVAL_SPLITS)}, not {split!r}")
-    if str(data) == "embedded":
-        return _embedded(split, labels, seed)
-    root = Path(data)
-    if not root.exists():
-        raise FileNotFoundError(f"data {root} does not exist; accepted: {EVAL_FORMS}")
-    if root.is_file():
-        if not root.name.endswith(_TAR_ENDINGS):
-            raise ValueError(f"data {root} is a file, neither a folder nor a tar of validation "
-                             f"images; accepted: {EVAL_FORMS}")
-        return _val_archive(root, split, labels, num_classes)
-    if (root / VAL_ARCHIVE).is_file():
-        return _val_archive(root / VAL_ARCHIVE, split, labels, num_classes)
-    if (root / "train").is_dir():
-        _no_labels(root, labels, "its class folders")
-        return _split_folders(root, split)
-    tars = _find_tars(root)
-    if tars is not None:
-        _no_labels(root, labels, "the class folders of its tars")
-        return _split_tars(root, tars, split)
+    layout = detect_layout(data, EVAL_FORMS)
+    if layout.kind == "val archive":
+        return _val_archive(layout.parts["val"], split, labels, num_classes)
+    if layout.kind == "embedded":
+        if labels is not None:
+            raise ValueError("--labels does not apply to the embedded dataset")
+        return _part(layout, "val" if split == "auto" else split, seed, "embedded")
+    if layout.kind == "split folders":
+        _no_labels(layout.root, labels, "its class folders")
+        return _part(layout, "val" if split == "auto" else split, seed,
+                     f"train/ + {layout.parts['val'].name}/ class folders")
+    if layout.kind == "tars":
+        _no_labels(layout.root, labels, "the class folders of its tars")
+        return _part(layout, "val" if split == "auto" else split, seed,
+                     f"{layout.parts['train'].name} + {layout.parts['val'].name}")
+    return _tree(layout, split, labels, num_classes, seed)
+
+
+def _part(layout: Layout, part: str, seed: int, name: str
+          ) -> tuple[ImageDataset, dict[str, Any]]:
+    dataset, found = open_layout(layout, part, seed)
+    return dataset, _info(name, part, found)
+
+
+def _tree(layout: Layout, split: str, labels: str | Path | None, num_classes: int | None,
+          seed: int) -> tuple[ImageDataset, dict[str, Any]]:
+    """A folder of class folders (every image), or of images with a labels file."""
+    root = layout.root
     flat = _flat_images(root)
     trees = any(_has_images(root / c) for c in class_folders(root))
     if flat and (labels is not None or not trees):
@@ -118,7 +118,13 @@ def open_eval_dataset(data: str | Path, split: str = "auto", labels: str | Path 
         log.warning("%s: %d image(s) beside the class folders belong to no class and are not "
                     "evaluated (give --labels FILE to evaluate them as a flat set instead)",
                     root, len(flat))
-    return _single_tree(root, split, seed)
+    part = "all" if split == "auto" else split
+    dataset, found = open_layout(layout, part, seed)
+    if not len(dataset):
+        raise ValueError(f"the {part} part of {root} (a single class-folder tree, 10 % held "
+                         f"out as val) is empty; evaluate every image with --split all")
+    held = "class folders" if part == "all" else "class folders (seeded 10 % held out as val)"
+    return dataset, _info(held, part, found)
 
 
 def _info(layout: str, split: str, found: int, labels: str | None = None) -> dict[str, Any]:
@@ -129,67 +135,6 @@ def _no_labels(root: Path, labels: str | Path | None, what: str) -> None:
     if labels is not None:
         raise ValueError(f"--labels {labels}: {root} is labelled by {what}; --labels is for a "
                          f"flat folder of images or {VAL_ARCHIVE}. Drop --labels")
-
-
-def _embedded(split: str, labels: str | Path | None, seed: int
-              ) -> tuple[ImageDataset, dict[str, Any]]:
-    if labels is not None:
-        raise ValueError("--labels does not apply to the embedded dataset")
-    part = "val" if split == "auto" else split
-    if part == "all":
-        raise ValueError("the embedded dataset is read as a train or a val part; use --split "
-                         "val or --split train")
-    dataset = open_dataset("embedded", part, seed=seed)
-    return dataset, _info("embedded", part, len(dataset))
-
-
-def _single_tree(root: Path, split: str, seed: int) -> tuple[ImageDataset, dict[str, Any]]:
-    found = _list_tree(root)
-    folders = sorted(found)
-    labels, paths = _label_members(root, folders, found)
-    part = "all" if split == "auto" else split
-    keep = list(range(len(paths)))
-    if part != "all":
-        is_val = held_out(paths, labels, seed)
-        keep = [i for i, v in enumerate(is_val) if v == (part == "val")]
-        if not keep:
-            raise ValueError(f"the {part} part of {root} (a single class-folder tree, 10 % held "
-                             f"out as val) is empty; evaluate every image with --split all")
-    dataset = ImageDataset(FileSource(root, [paths[i] for i in keep]), [labels[i] for i in keep],
-                           _display_names(root, folders), root=str(root))
-    layout = "class folders" if part == "all" else "class folders (seeded 10 % held out as val)"
-    return dataset, _info(layout, part, len(paths))
-
-
-def _split_folders(root: Path, split: str) -> tuple[ImageDataset, dict[str, Any]]:
-    val = next((p for p in (root / "val", root / "test") if p.is_dir()), None)
-    if val is None:
-        raise ValueError(f"{root} has train/ but neither val/ nor test/; add one, evaluate "
-                         f"{root / 'train'} itself (every image), or pass --split train")
-    part = "val" if split == "auto" else split
-    parts = {"val": [val], "train": [root / "train"], "all": [root / "train", val]}[part]
-    folders = class_folders(root / "train")
-    labels, paths = [], []
-    for folder in parts:
-        got, members = _label_members(folder, folders, _list_tree(folder))
-        labels += got
-        paths += [f"{folder.name}/{m}" for m in members]
-    dataset = ImageDataset(FileSource(root, paths), labels, _display_names(root, folders),
-                           root=str(parts[0] if len(parts) == 1 else root))
-    return dataset, _info(f"train/ + {val.name}/ class folders", part, len(paths))
-
-
-def _split_tars(root: Path, tars: dict[str, Path], split: str
-                ) -> tuple[ImageDataset, dict[str, Any]]:
-    part = "val" if split == "auto" else split
-    layout = f"{tars['train'].name} + {tars['val'].name}"
-    if part != "all":
-        dataset = _open_tars(root, tars, part)
-        return dataset, _info(layout, part, len(dataset))
-    train, val = _open_tars(root, tars, "train"), _open_tars(root, tars, "val")
-    dataset = ImageDataset(ConcatSource([train.source, val.source]), train.labels + val.labels,
-                           train.classes, root=str(root))
-    return dataset, _info(layout, part, len(dataset))
 
 
 def _flat_images(root: Path) -> list[str]:
@@ -226,6 +171,7 @@ def _flat_folder(root: Path, flat: list[str], split: str, labels: str | Path | N
     order, targets, classes = _labelled(flat, found, num_classes)
     dataset = ImageDataset(FileSource(root, [flat[i] for i in order]), targets, classes,
                            root=str(root))
+    dataset.wnids = found.wnids  # the classes' wnids when the labels name them (class check)
     return dataset, _info(f"flat folder + {found.form}", part, len(flat), found.source)
 
 
@@ -240,6 +186,7 @@ def _val_archive(tar: Path, split: str, labels: str | Path | None, num_classes: 
     order, targets, classes = _labelled([e[0] for e in images], found, num_classes)
     dataset = ImageDataset(TarSource(tar, buffer, [images[i] for i in order]), targets, classes,
                            root=str(tar))
+    dataset.wnids = found.wnids
     return dataset, _info(f"{tar.name} + {found.form}", part, len(images), found.source)
 
 
@@ -263,35 +210,5 @@ def _labelled(names: list[str], found: ValLabels, num_classes: int | None
 
 def _unnamed_classes(count: int) -> list[str]:
     """ImageNet's names (sorted-wnid order) for 1000 classes; ``class k`` otherwise."""
-    if count == 1000:
-        from torchvision.models import ResNet50_Weights
-
-        return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-    return [f"class {k}" for k in range(count)]
-
-
-class ConcatSource:
-    """Several sources one after the other (a train and a val tar read as one set)."""
-
-    def __init__(self, sources: list) -> None:
-        self.sources = sources
-        self.starts = [0]
-        for source in sources:
-            self.starts.append(self.starts[-1] + len(source))
-
-    def __len__(self) -> int:
-        return self.starts[-1]
-
-    def _locate(self, i: int) -> tuple[Any, int]:
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        k = bisect.bisect_right(self.starts, i) - 1
-        return self.sources[k], i - self.starts[k]
-
-    def name(self, i: int) -> str:
-        source, j = self._locate(i)
-        return source.name(j)
-
-    def read(self, i: int) -> bytes:
-        source, j = self._locate(i)
-        return source.read(j)
+    names = imagenet_classes(count) if count == 1000 else None
+    return names or [f"class {k}" for k in range(count)]

@@ -250,3 +250,15 @@ def parse_meta_mat(data: bytes, name: str = META) -> tuple[dict[int, str], dict[
     if not id_to_wnid:
         raise ValueError(f"{name}: no leaf synset (num_children == 0), so no class")
     return id_to_wnid, names
+
+
+def imagenet_classes(num_classes: int) -> list[str] | None:
+    """ImageNet's class names in sorted-wnid order, read from torchvision's weights metadata
+    (the one place they are read): 1000, or 1001 with "background" at index 0 (TF-slim);
+    None for any other count."""
+    if num_classes not in (1000, 1001):
+        return None
+    from torchvision.models import ResNet50_Weights  # torchvision's model zoo: imported late
+
+    names = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    return names if num_classes == 1000 else ["background"] + names

@@ -11,7 +11,7 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Pillow's own default (about 89.5 megapixels): above it an image is treated as a bomb.
 MAX_PIXELS = 89_478_485
@@ -59,6 +59,9 @@ def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             return Image.open(io.BytesIO(data))
+        except UnidentifiedImageError as err:  # its text names a BytesIO object, not the file
+            raise BadImageError(f"{name}: cannot decode image: not an image (no format Pillow "
+                                f"reads starts with {data[:8]!r})") from err
         except Image.DecompressionBombError as err:
             limit = min(max_pixels, 2 * Image.MAX_IMAGE_PIXELS)
             raise BadImageError(f"{name}: refused as a decompression bomb, more than the "

@@ -11,7 +11,10 @@ Eval (slim ``preprocess_for_eval``): keep the central ``crop_pct`` of EACH side,
 ``tf.image.central_crop`` (offset ``int((n - n * crop_pct) / 2)``, size ``n - 2 * offset``),
 then resize that box to the output size without keeping the aspect ratio (squash), with
 Pillow's filter (which antialiases when shrinking, unlike TF). Images smaller than the output
-are resized up. Then mean/std normalisation, or FaceNet's per-image standardisation.
+are resized up. Then mean/std normalisation, or FaceNet's per-image standardisation
+(:func:`prewhiten`: the ``inception_resnet_v1_facenet`` weights, davidsandberg/facenet
+20170512-110547, expect aligned 160×160 RGB face crops standardised image by image; their
+embeddings are not L2-normalised, so normalise them before comparing faces).
 
 Each transform carries ``draft_size``: the dataset may decode a large JPEG at reduced DCT scale
 as long as both sides stay at least that big (eval: output / crop_pct, so the crop is never
@@ -64,16 +67,15 @@ class CentralCropResize:
     """Central ``fraction`` of each side, resized (squashed) to ``(height, width)``."""
 
     def __init__(self, size: tuple[int, int], fraction: float, interpolation: str) -> None:
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(f"unknown interpolation {interpolation!r}; choose one of "
-                             f"{', '.join(INTERPOLATIONS)}")
+        interpolation_mode(interpolation)  # validates the name
         central_box(1, 1, fraction)  # validates the fraction
         self.size, self.fraction, self.interpolation = size, fraction, interpolation
 
     def __call__(self, image: Image.Image) -> Image.Image:
         box = central_box(*image.size, self.fraction)
         height, width = self.size
-        return image.resize((width, height), INTERPOLATIONS[self.interpolation], box=box)
+        return image.resize((width, height), INTERPOLATIONS[self.interpolation.lower()],
+                            box=box)
 
     def __repr__(self) -> str:
         return (f"CentralCropResize(size={self.size}, fraction={self.fraction}, "
@@ -94,13 +96,48 @@ class RandomBrightnessShift:
         return f"RandomBrightnessShift(max_delta={self.max_delta:.6f})"
 
 
+def interpolation_mode(name: str) -> InterpolationMode:
+    """torchvision's mode for a filter name of :data:`INTERPOLATIONS` (any case); a clear
+    error for any other name."""
+    if name.lower() not in INTERPOLATIONS:
+        raise ValueError(f"unknown interpolation {name!r}; choose one of "
+                         f"{', '.join(INTERPOLATIONS)}")
+    return InterpolationMode(name.lower())
+
+
+def eval_draft_size(size: int, crop_pct: float) -> int:
+    """Smallest side a JPEG may be decoded at for a central ``crop_pct`` crop resized to
+    ``size`` without upsampling the crop: ``size / crop_pct``."""
+    return math.ceil(size / crop_pct)
+
+
+def prewhiten(x: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """FaceNet's per-image standardisation: ``(x - mean) / max(std, 1/sqrt(n))`` per image,
+    over all its ``n`` raw 0-255 values.
+
+    ``x``: one image (C, H, W) or a batch (N, C, H, W), any real or uint8 dtype; the result
+    is float32 with the same shape (computed in float64). ``std`` is the population standard
+    deviation (NumPy's default, as in FaceNet's ``facenet.prewhiten``); the floor
+    ``1/sqrt(n)`` keeps flat images finite.
+    """
+    t = torch.as_tensor(x)
+    if t.dim() not in (3, 4):
+        raise ValueError(f"prewhiten expects (C, H, W) or (N, C, H, W), got shape "
+                         f"{tuple(t.shape)}")
+    if t.dtype == torch.bool or t.is_complex():
+        raise ValueError(f"prewhiten expects real pixel values, got dtype {t.dtype}")
+    batch = t.to(torch.float64).reshape(t.shape[0] if t.dim() == 4 else 1, -1)
+    mean = batch.mean(1, keepdim=True)
+    std = batch.std(1, correction=0, keepdim=True)
+    out = (batch - mean) / std.clamp(min=1.0 / math.sqrt(batch.shape[1]))
+    return out.to(torch.float32).reshape(t.shape)
+
+
 class PerImageStandardize:
-    """FaceNet ``prewhiten`` on 0-255 pixels: ``(x - mean) / max(std, 1 / sqrt(n))``."""
+    """:func:`prewhiten` of a [0, 1] image tensor (its pixels times 255)."""
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x = x * 255.0
-        floor = 1.0 / math.sqrt(x.numel())
-        return (x - x.mean()) / x.std(correction=0).clamp(min=floor)
+        return prewhiten(x * 255.0)
 
     def __repr__(self) -> str:
         return "PerImageStandardize()"
@@ -207,7 +244,7 @@ def eval_transform(image_size: int | Sequence[int], crop_pct: float = 0.875,
         transforms.ToTensor(),
         _normalize(normalize, mean, std),
     ])
-    pipeline.draft_size = math.ceil(max(size) / crop_pct)
+    pipeline.draft_size = eval_draft_size(max(size), crop_pct)
     return pipeline
 
 

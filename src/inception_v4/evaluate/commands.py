@@ -14,12 +14,18 @@ from torch import nn
 
 from ..data import BadImageError, decode_image, open_eval_dataset
 from ..data.eval_set import EVAL_SPLITS
+from ..data.image_sources import image_files
 from ..models import list_models
+from . import embeddings
 from .blacklist import blacklist_mask, read_blacklist
+from .classes import check_class_names
+from .embeddings import SAME_FACE_THRESHOLD, embed, is_embedding, preview, squared_distance
 from .loading import class_names, load_for_eval
 from .loop import collect_predictions, summarize_predictions, view_config
-from .paper import published_beside, published_lines
+from .paper import published_beside
 from .predict import predict
+from .printing import print_table
+from .progress import progress
 from .report import write_report
 from .views import CROP_COUNTS, crop_definition, views
 
@@ -30,20 +36,22 @@ WEIGHTS_HELP = ("our folder (config.json + model.safetensors), a training checkp
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="top-1/top-5 error at 1, 12 or 144 crops (Tables 2-4)")
+    p = sub.add_parser("evaluate",
+                       description="top-1/top-5 error at 1, 12 or 144 crops (Tables 2-4)")
     p.add_argument("--model", default=None,
                    help="registry name (default: the one the weights' config names)")
     p.add_argument("--weights", required=True, metavar="W", help=WEIGHTS_HELP)
     _add_run_args(p)
     p.set_defaults(func=run_evaluate)
-    p = sub.add_parser("ensemble", help="average several models' probabilities (Table 5)")
+    p = sub.add_parser("ensemble", description="average several models' probabilities (Table 5)")
     p.add_argument("--member", action="append", required=True, metavar="[NAME=]W",
                    help="one member (repeat): registry name = weights, or weights alone when "
                         "they carry their config")
     _add_run_args(p)
     p.set_defaults(func=run_ensemble)
-    p = sub.add_parser("predict", help="top-k classes of images")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p = sub.add_parser("predict", description="top-k classes of images (an embedding network: "
+                                       "their embeddings)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of them")
     p.add_argument("--model", default=None, help="registry name (default: from the weights)")
     p.add_argument("--weights", required=True, metavar="W", help=WEIGHTS_HELP)
     p.add_argument("--ema", action="store_true", help="a checkpoint's averaged weights")
@@ -52,7 +60,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     _add_dtype(p)
     p.add_argument("--json", default=None, metavar="OUT", help="also write the results here")
+    p.add_argument("--embeddings", default=None, metavar="OUT",
+                   help="an embedding network's vectors as OUT.npy (N x D) or OUT.csv")
+    _add_quiet(p)
     p.set_defaults(func=run_predict)
+    p = sub.add_parser("compare", description="are two face images the same person? (an embedding "
+                                       "network: FaceNet)")
+    p.add_argument("image_a", metavar="IMAGE_A")
+    p.add_argument("image_b", metavar="IMAGE_B")
+    p.add_argument("--model", default=None, help="registry name (default: from the weights)")
+    p.add_argument("--weights", required=True, metavar="W", help=WEIGHTS_HELP)
+    p.add_argument("--threshold", type=float, default=SAME_FACE_THRESHOLD,
+                   help="squared L2 distance of the unit-length embeddings below which two "
+                        "faces are the same person (default 1.1: FaceNet paper, Fig. 1; "
+                        "calibrate on your own pairs)")
+    p.add_argument("--crops", type=int, choices=CROP_COUNTS, default=1)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.set_defaults(func=run_compare)
 
 
 def _add_dtype(p: argparse.ArgumentParser) -> None:
@@ -60,8 +84,14 @@ def _add_dtype(p: argparse.ArgumentParser) -> None:
                    help="bfloat16: the fused graph computing in bf16 (float32 in and out)")
 
 
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (there is none either when stderr is not a terminal)")
+
+
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     _add_dtype(p)
+    _add_quiet(p)
     p.add_argument("--data", required=True,
                    help="the evaluation set: a folder of class folders (every image); a folder "
                         "with train/ and val/ (or test/), or train.tar and val.tar (its val "
@@ -95,6 +125,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="evaluate N images evenly spaced over the set (quick checks)")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable images (listed in the output) instead of stopping")
+    p.add_argument("--by-index", action="store_true",
+                   help="score by class index even when the weights' class names are not the "
+                        "data's (normally an error)")
     p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
     p.add_argument("--report", default=None, metavar="DIR",
                    help="failure analysis: per-class accuracy, confusions, worst images")
@@ -113,7 +146,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                                 device=resolve_device(args.device),
                                 dtype=getattr(torch, args.dtype))
     header = {"model": info["model"], "weights": info["weights"], "ema": args.ema,
-              "dtype": args.dtype}
+              "weights_kind": info["kind"], "dtype": args.dtype}
     return _evaluate_and_print(args, [model], header)
 
 
@@ -136,7 +169,8 @@ def run_ensemble(args: argparse.Namespace) -> int:
         model, info = load_for_eval(name, weights, ema=args.ema, device=device,
                                     dtype=getattr(torch, args.dtype))
         models.append(model)
-        members.append({"model": info["model"], "weights": info["weights"]})
+        members.append({"model": info["model"], "weights": info["weights"],
+                        "weights_kind": info["kind"]})
     header = {"model": f"ensemble of {len(models)}", "members": members, "ema": args.ema,
               "dtype": args.dtype,
               "rule": "arithmetic mean of softmax probabilities over crops, then members"}
@@ -155,11 +189,18 @@ def _evaluate_and_print(args: argparse.Namespace, models: list[nn.Module],
     listed = read_blacklist(args.blacklist) if args.blacklist else None
     dataset, data_info = open_eval_dataset(args.data, args.split, args.labels,
                                            num_classes=_label_space(models))
+    for model in models:
+        if is_embedding(model):
+            raise ValueError(f"{model.spec.name} is an embedding network ({model.num_classes}-d "
+                             f"vectors, no classes): use predict --embeddings or compare")
+        names = getattr(dataset, "wnids", None) or dataset.classes  # ILSVRC layouts: wnids
+        check_class_names(model.pretrained_cfg.get("label_names"), model.num_classes, names,
+                          by_index=args.by_index)
     if listed is not None:  # unmatchable names: fail before hours of evaluation
         blacklist_mask([dataset.name(i) for i in range(len(dataset))], listed)
     pred = collect_predictions(models, dataset, args.crops, batch_size=args.batch_size,
                                skip_bad=args.skip_bad, limit=args.limit, workers=args.workers,
-                               progress=sys.stderr.isatty())
+                               progress=not args.quiet)
     result = {**header, "unit": UNIT, "data": str(args.data), **data_info,
               "images_total": len(dataset),
               **summarize_predictions(pred, args.crops, dataset, listed)}
@@ -179,50 +220,21 @@ def _evaluate_and_print(args: argparse.Namespace, models: list[nn.Module],
     return 0
 
 
-def data_line(result: dict[str, Any]) -> str:
-    """What was evaluated: layout, split, images found, in the split, evaluated, skipped."""
-    text = f"{result['data']} ({result['layout']}), split {result['split']}: "
-    found, total = result["images_found"], result["images_total"]
-    text += f"{found} images found" + ("" if found == total else f", {total} in the split")
-    text += f", {result['images']} evaluated"
-    if result.get("images_skipped"):
-        text += f", {result['images_skipped']} skipped (unreadable)"
-    if result["images"] + result.get("images_skipped", 0) < total:
-        text += " (--limit)"
-    return text
-
-
-def print_table(result: dict[str, Any]) -> None:
-    print(f"{result['model']}: {result['crop_definition']}")
-    if "layout" in result:
-        print(f"data: {data_line(result)}")
-    print(f"{'set':18s} {'images':>8s} {'top-1 err':>10s} {'top-5 err':>10s} "
-          f"{'top-1 acc':>10s} {'top-5 acc':>10s}")
-    rows = [("all", result)]
-    if "subset" in result:
-        rows.append((result["subset"]["name"], result["subset"]))
-    for label, r in rows:
-        if not r.get("images"):
-            print(f"{label:18s} {0:>8d}")
-            continue
-        pct = {k: 100.0 * r[k] for k in ("top1_err", "top5_err", "top1_acc", "top5_acc")}
-        print(f"{label:18s} {r['images']:>8d} {pct['top1_err']:>9.2f}% {pct['top5_err']:>9.2f}% "
-              f"{pct['top1_acc']:>9.2f}% {pct['top5_acc']:>9.2f}%")
-        for line in published_lines(result, label, 27):  # the paper's, the releases'
-            print(line)
-    published = result.get("published", {})
-    if published.get("omitted"):
-        print(f"published figures omitted: {published['omitted']}")
-    for note in published.get("notes", []):
-        print(f"published figures: {note}")
-    print(f"{result['seconds']:.1f} s, {result['images_per_s']:.1f} images/s")
-
-
 def _write_json(path: str, obj: Any) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2)
         f.write("\n")
+
+
+def _read_image(path: str, failed: list[dict[str, str]]) -> Any:
+    """The decoded image, or None after reporting why not (one bad file does not stop)."""
+    try:
+        return decode_image(Path(path).read_bytes(), path)
+    except (OSError, BadImageError) as err:
+        print(f"inception-v4 predict: error: {err}", file=sys.stderr)
+        failed.append({"image": path, "error": str(err)})
+        return None
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -231,14 +243,22 @@ def run_predict(args: argparse.Namespace) -> int:
     model, info = load_for_eval(args.model, args.weights, ema=args.ema,
                                 device=resolve_device(args.device),
                                 dtype=getattr(torch, args.dtype))
+    embedding = is_embedding(model)
+    if args.embeddings and not embedding:
+        raise ValueError(f"--embeddings: {info['model']} is a classifier; its predict output "
+                         f"is classes (--json)")
     names = class_names(model.num_classes, info["classes"])
-    cfg, out, failed = view_config(model), [], []
-    for path in args.images:
-        try:
-            image = decode_image(Path(path).read_bytes(), path)
-        except (OSError, BadImageError) as err:  # one bad file: say so, go on with the rest
-            print(f"inception-v4 predict: error: {err}", file=sys.stderr)
-            failed.append({"image": path, "error": str(err)})
+    cfg, out, failed, vectors = view_config(model), [], [], []
+    paths = image_files(args.images)
+    for path in progress(paths, "predict", "image", quiet=args.quiet or len(paths) < 10):
+        image = _read_image(path, failed)
+        if image is None:
+            continue
+        if embedding:
+            vectors.append(embed(model, views(image, args.crops, **cfg)))
+            print(f"{path}\n  {len(vectors[-1])}-d embedding (unit length): "
+                  f"{preview(vectors[-1])}")
+            out.append({"image": path, "embedding": vectors[-1].tolist()})
             continue
         probs = predict(model, views(image, args.crops, **cfg))
         top = probs.topk(min(args.topk, len(probs)))
@@ -248,10 +268,31 @@ def run_predict(args: argparse.Namespace) -> int:
         for rank, r in enumerate(rows, start=1):
             print(f"  {rank}. {r['name']} ({r['class']})  {r['probability']:.4f}")
         out.append({"image": path, "top": rows})
+    if args.embeddings and vectors:
+        kept = [o["image"] for o in out]
+        print(f"wrote {embeddings.write_embeddings(args.embeddings, kept, torch.stack(vectors))}")
     if args.json:
         _write_json(args.json, {"model": info["model"], "weights": info["weights"],
-                                "dtype": args.dtype,
-                                "crops": args.crops, "crop_definition":
+                                "dtype": args.dtype, "output": "embedding" if embedding
+                                else "classes", "crops": args.crops, "crop_definition":
                                 crop_definition(args.crops), "predictions": out,
                                 "errors": failed})
     return 2 if failed else 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    model, info = load_for_eval(args.model, args.weights, device=resolve_device(args.device))
+    if not is_embedding(model):
+        raise ValueError(f"compare needs an embedding network (FaceNet's "
+                         f"inception_resnet_v1_facenet); {args.weights} holds the classifier "
+                         f"{info['model']}: use predict")
+    cfg, failed = view_config(model), []
+    images = [_read_image(path, failed) for path in (args.image_a, args.image_b)]
+    if failed:
+        return 2
+    a, b = (embed(model, views(image, args.crops, **cfg)) for image in images)
+    distance = squared_distance(a, b)
+    same = distance < args.threshold
+    print(f"squared distance {distance:.4f} between the unit-length embeddings (threshold "
+          f"{args.threshold:g}): {'the same person' if same else 'different people'}")
+    return 0

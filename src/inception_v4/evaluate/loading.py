@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchvision.models import ResNet50_Weights
 
+from ..data.imagenet_val import imagenet_classes
 from ..inference import optimize_for_inference
 from ..weights import describe, resolve_model
 
@@ -29,15 +29,6 @@ def load_for_eval(name: str | None, weights: str | Path, *, ema: bool = False,
     if dtype != torch.float32:
         model = optimize_for_inference(model, dtype=dtype)
     return model, info
-
-
-def imagenet_classes(num_classes: int) -> list[str] | None:
-    """ImageNet class names from torchvision's weights metadata: 1000, or 1001 with
-    "background" at index 0 (TF-slim); None for any other count."""
-    if num_classes not in (1000, 1001):
-        return None
-    names = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-    return names if num_classes == 1000 else ["background"] + names
 
 
 def class_names(num_classes: int, own: list[str] | None = None) -> list[str]:

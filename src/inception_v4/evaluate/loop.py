@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,13 +11,13 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from ..data import BadImageError, resolve_data_config
 from .blacklist import blacklist_mask, read_blacklist
 from .metrics import summarize, topk_correct
 from .predict import predict
-from .views import crop_definition, views
+from .progress import progress as progress_bar
+from .views import crop_definition, draft_size, views
 
 
 @dataclass
@@ -49,14 +48,6 @@ def view_config(model: nn.Module) -> dict[str, Any]:
 
 
 _LOAD_ERRORS = (BadImageError, OSError, ValueError)
-
-
-def draft_size(crops: int, image_size: int, crop_pct: float) -> int:
-    """Smallest side a JPEG may be decoded at (reduced DCT scale) without the views being
-    upsampled from it: image_size / crop_pct for 1 crop, the largest GoogLeNet scale else."""
-    if crops == 1:
-        return math.ceil(image_size / crop_pct)
-    return round((256 if crops == 12 else 352) * image_size / 224)
 
 
 class _Views(Dataset):
@@ -104,7 +95,7 @@ def align_classes(probs: torch.Tensor, num_classes: int) -> torch.Tensor:
         kept = probs[..., 1:]
         return kept / kept.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     raise ValueError(f"the model predicts {k} classes but the dataset has {num_classes}; use "
-                     f"weights trained for this dataset (or the same class list)")
+                     f"weights trained on this dataset's classes")
 
 
 def _record(out: dict[str, list], probs: torch.Tensor, labels: torch.Tensor,
@@ -151,7 +142,7 @@ def collect_predictions(
                                                 "true_prob", "correct1", "correct5")}
     bad: list[str] = []
     start = time.perf_counter()
-    for batch in _progress(loader, progress):
+    for batch in progress_bar(loader, "evaluate", "batch", quiet=not progress):
         bad += [err for _, v, err in batch if v is None]
         good = [(i, v) for i, v, _ in batch if v is not None]
         if (bad and not skip_bad) or not good:
@@ -168,12 +159,6 @@ def collect_predictions(
         raise ValueError(f"no image of {len(indices)} could be evaluated ({len(bad)} unreadable)")
     return Predictions(**{k: torch.cat(v) for k, v in out.items()},
                        seconds=time.perf_counter() - start, skipped=bad)
-
-
-def _progress(loader: DataLoader, enabled: bool) -> Any:
-    if not enabled:
-        return loader
-    return tqdm(loader, unit="batch", desc="evaluate")
 
 
 def summarize_predictions(pred: Predictions, crops: int, dataset: Any = None,

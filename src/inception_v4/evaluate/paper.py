@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..weights.catalogue import CATALOGUE
+
 VAL_IMAGES = 50_000  # ILSVRC-2012 validation
 VAL_CLASSES = 1000
 BLACKLISTED = 1_762  # ILSVRC2014_clsloc_validation_blacklist.txt
@@ -35,6 +37,14 @@ def _paper(table: int, subset: str, top1: float, top5: float) -> Published:
                      top1, top5)
 
 
+def _catalogue(model: str) -> tuple[Published, ...]:
+    """The known weights of ``model`` with published errors (``weights.catalogue``)."""
+    return tuple(Published(f"timm {w.name.rsplit('.', 1)[-1]}", w.reference, "all",
+                           w.top1_err, w.top5_err)
+                 for w in CATALOGUE if w.model == model and w.top1_err is not None
+                 and w.top5_err is not None)
+
+
 # The paper's networks under our registry names; IR-v2's figures stand for both builds.
 NETWORKS = {"inception_v4": "Inception-v4", "inception_resnet_v1": "Inception-ResNet-v1",
             "inception_resnet_v2": "Inception-ResNet-v2",
@@ -48,14 +58,12 @@ PUBLISHED: dict[tuple[str, int], tuple[Published, ...]] = {
         _paper(2, "non-blacklisted", 0.200, 0.050),
         Published("TF-slim release", "TF-slim README, inception_v4_2016_09_09", "all",
                   0.198, 0.048),
-        Published("timm tf_in1k", "timm results-imagenet.csv, inception_v4.tf_in1k", "all",
-                  0.19856, 0.05018)),
+        *_catalogue("inception_v4")),
     ("Inception-ResNet-v2", 1): (
         _paper(2, "non-blacklisted", 0.199, 0.049),
         Published("TF-slim release", "TF-slim README, inception_resnet_v2_2016_08_30", "all",
                   0.196, 0.047),
-        Published("timm tf_in1k", "timm results-imagenet.csv, inception_resnet_v2.tf_in1k",
-                  "all", 0.19566, 0.04688)),
+        *_catalogue("inception_resnet_v2")),
     ("Inception-ResNet-v1", 12): (_paper(3, "all", 0.198, 0.046),),
     ("Inception-v4", 12): (_paper(3, "all", 0.187, 0.042),),
     ("Inception-ResNet-v2", 12): (_paper(3, "all", 0.187, 0.041),),

@@ -27,6 +27,14 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
+from ..data.transforms import (
+    CentralCropResize,
+    central_box,
+    eval_draft_size,
+    interpolation_mode,
+    prewhiten,
+)
+
 GOOGLENET_SCALES = (256, 288, 320, 352)  # shorter side at 224 input, reference [14]
 SQUARES = ("first", "centre", "last")  # left/centre/right or top/centre/bottom
 CROPS = ("top_left", "top_right", "bottom_left", "bottom_right", "centre", "whole")
@@ -81,9 +89,9 @@ def views(
     if image_size < 1 or not 0.0 < crop_pct <= 1.0:
         raise ValueError(f"need image_size >= 1 and 0 < crop_pct <= 1, got {image_size}, "
                          f"{crop_pct}")
-    mode = _interpolation(interpolation)
+    mode = interpolation_mode(interpolation)  # validates the name for every crop count
     if crops == 1:
-        out = [_central(image, crop_pct, image_size, mode)]
+        out = [_central(image, crop_pct, image_size, interpolation)]
     else:
         scales = GOOGLENET_SCALES[:1] if crops == 12 else GOOGLENET_SCALES
         squares = (1,) if crops == 12 else (0, 1, 2)
@@ -96,27 +104,18 @@ def views(
     return _normalize(torch.stack(out), mean, std)
 
 
+def draft_size(crops: int, image_size: int, crop_pct: float) -> int:
+    """Smallest side a JPEG may be decoded at (reduced DCT scale) without the views being
+    upsampled from it: the single crop's (``eval_transform``'s), else the largest scale's."""
+    _check_crops(crops)
+    if crops == 1:
+        return eval_draft_size(image_size, crop_pct)
+    return round((256 if crops == 12 else 352) * image_size / 224)
+
+
 def _check_crops(crops: int) -> None:
     if crops not in CROP_COUNTS:
         raise ValueError(f"crops must be one of {CROP_COUNTS}, got {crops!r}")
-
-
-def _interpolation(name: str) -> InterpolationMode:
-    try:
-        return InterpolationMode(name.lower())
-    except ValueError:
-        raise ValueError(f"unknown interpolation {name!r}; use bilinear, bicubic or "
-                         f"nearest") from None
-
-
-_PIL_FILTERS = {
-    InterpolationMode.NEAREST: Image.Resampling.NEAREST,
-    InterpolationMode.BILINEAR: Image.Resampling.BILINEAR,
-    InterpolationMode.BICUBIC: Image.Resampling.BICUBIC,
-    InterpolationMode.BOX: Image.Resampling.BOX,
-    InterpolationMode.HAMMING: Image.Resampling.HAMMING,
-    InterpolationMode.LANCZOS: Image.Resampling.LANCZOS,
-}
 
 
 def _size(image: ImageLike) -> tuple[int, int]:
@@ -142,16 +141,15 @@ def _resize(image: ImageLike, size: tuple[int, int], mode: InterpolationMode) ->
     return F.resize(image, list(size), interpolation=mode, antialias=True)
 
 
-def _central(image: ImageLike, crop_pct: float, size: int,
-             mode: InterpolationMode) -> torch.Tensor:
-    """TF-slim ``central_crop(crop_pct)`` then resize to ``size``×``size``."""
+def _central(image: ImageLike, crop_pct: float, size: int, interpolation: str) -> torch.Tensor:
+    """The data package's central crop resized to ``size``×``size`` (``eval_transform``)."""
+    if isinstance(image, Image.Image):  # Pillow resamples the box in place
+        crop = CentralCropResize((size, size), crop_pct, interpolation)
+        return _to_float(crop(image.convert("RGB")))
     h, w = _size(image)
-    top, left = int((h - h * crop_pct) / 2), int((w - w * crop_pct) / 2)
-    if isinstance(image, Image.Image):  # Pillow resamples the box in place (as eval_transform)
-        box = (left, top, w - left, h - top)
-        return _to_float(image.convert("RGB").resize((size, size), _PIL_FILTERS[mode], box=box))
-    box = F.crop(image, top, left, h - 2 * top, w - 2 * left)
-    return _to_float(_resize(box, (size, size), mode))
+    left, top, right, bottom = central_box(w, h, crop_pct)
+    box = F.crop(image, top, left, bottom - top, right - left)
+    return _to_float(_resize(box, (size, size), interpolation_mode(interpolation)))
 
 
 def _resize_shorter(image: ImageLike, side: int, mode: InterpolationMode) -> ImageLike:
@@ -183,11 +181,8 @@ def _square_crops(square: ImageLike, size: int, mode: InterpolationMode) -> list
 
 def _normalize(x: torch.Tensor, mean: Sequence[float] | None,
                std: Sequence[float] | None) -> torch.Tensor:
-    if mean is None or std is None:  # FaceNet "prewhiten" of each view, on 0-255 pixels
-        flat = x.flatten(1) * 255.0
-        floor = 1.0 / flat.shape[1] ** 0.5
-        scale = flat.std(dim=1, correction=0).clamp_min(floor)
-        return ((flat - flat.mean(dim=1, keepdim=True)) / scale[:, None]).view_as(x)
+    if mean is None or std is None:  # FaceNet's prewhiten of each view, on 0-255 pixels
+        return prewhiten(x * 255.0)
     m = torch.tensor(mean, dtype=x.dtype)[:, None, None]
     s = torch.tensor(std, dtype=x.dtype)[:, None, None]
     return (x - m) / s

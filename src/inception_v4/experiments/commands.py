@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from .plan import Plan, residual_plan, scaling_plan
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("experiment", help="reproduce the paper's claims: residual | scaling")
+    p = sub.add_parser("experiment", description="reproduce the paper's claims: residual | scaling")
     kinds = p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
     r = kinds.add_parser("residual", help="residual vs plain training speed (Figs. 21-26)")
     _common(r)
@@ -62,14 +61,21 @@ def run_experiment(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(describe(plan, args.out, args.budget_minutes))
         return 0
+    from ..train.distributed import launch_rank
     from .curves import load_curve
     from .report import residual_report, scaling_report
     from .runner import run_plan
 
     args.out.mkdir(parents=True, exist_ok=True)
     summaries = run_plan(plan, args.out, args.budget_minutes)
-    if int(os.environ.get("RANK", "0")) != 0:
+    if launch_rank() != 0:
         return 0
+    if summaries and summaries[-1].get("stopped") == "preempted":
+        last = summaries[-1]
+        print(f"experiment: preempted ({last['stop_signal']}) in {last['out']} after step "
+              f"{last['steps']}; checkpoint {last['stopped_checkpoint']} written. Run the same "
+              f"command again to continue.", flush=True)
+        return 130 if last["stop_signal"] == "SIGINT" else 0
     curves = [load_curve(s) for s in summaries]
     setup = setup_text(plan, args)
     if plan.kind == "residual":

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..data import open_dataset
-from ..models import build_network
+from ..models import network_from_args
 from ..models.complexity import count_macs, count_params
 from .plan import Plan
 
@@ -53,9 +53,7 @@ def describe(plan: Plan, out: Path, budget_minutes: float) -> str:
     total, rates = 0.0, {}
     for arm in plan.arms:
         cfg = plan.config(arm, plan.seeds[0], out)
-        model = build_network(cfg.model, num_classes=train.num_classes, width=cfg.width,
-                              depth=cfg.depth, residual_scale=cfg.residual_scale,
-                              residual=cfg.residual)
+        model = network_from_args(cfg.model, cfg.model_args(train.num_classes))
         macs = count_macs(model, cfg.image_size)
         # Arms with the same network cost the same (residual=False keeps every operation).
         key = (cfg.model, cfg.width, cfg.depth, cfg.image_size)

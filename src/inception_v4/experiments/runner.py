@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..train import NonFiniteLoss, fit
 from ..train.config import TrainConfig, to_dict
+from ..train.distributed import launch_rank
 from .plan import Plan
 
 SUMMARY = "summary.json"
@@ -19,7 +20,9 @@ def run_plan(plan: Plan, out: Path, budget_minutes: float = 0.0) -> list[dict]:
 
     ``budget_minutes`` splits evenly over all runs as each run's training-time limit; a run
     cut short keeps its curve up to that point. A run whose loss turned non-finite counts as
-    finished (it "died"); its summary records the step.
+    finished (it "died"); its summary records the step. A stop signal (Ctrl-C, SIGTERM)
+    ends the plan after that run's checkpoint: the last result then has ``stopped ==
+    "preempted"`` and the run resumes when the plan is run again.
     """
     runs = plan.runs(out)
     per_run = budget_minutes / len(runs) if budget_minutes > 0 else 0.0
@@ -35,6 +38,9 @@ def run_plan(plan: Plan, out: Path, budget_minutes: float = 0.0) -> list[dict]:
         print(f"[{plan.kind} {i}/{len(runs)}] {arm.label}, seed {seed} → {run_dir}", flush=True)
         summary = _train(config)
         summary.update({"arm": arm.label, "seed": seed, "out": str(run_dir)})
+        if summary.get("stopped") == "preempted":  # unfinished: no summary, resumed next time
+            results.append(summary)
+            return results
         if _is_main():
             _write_json(done, summary)
         results.append(summary)
@@ -56,7 +62,7 @@ def _with_minutes(config: TrainConfig, minutes: float) -> TrainConfig:
 
 
 def _is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
+    return launch_rank() == 0
 
 
 def _write_json(path: Path, record: dict) -> None:

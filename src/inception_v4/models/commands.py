@@ -9,9 +9,9 @@ from .registry import build_network, get_spec, list_models
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list the networks with parameters and GMACs")
+    p = sub.add_parser("models", description="list the networks with parameters and GMACs")
     p.set_defaults(func=run_models)
-    p = sub.add_parser("info", help="the stage table of one network: shapes, params, MACs")
+    p = sub.add_parser("info", description="the stage table of one network: shapes, params, MACs")
     p.add_argument("model", help="registry name (see `inception-v4 models`)")
     p.add_argument("--image-size", type=int, default=None, help="input side (default: model's)")
     p.add_argument("--width", type=float, default=1.0)

@@ -44,9 +44,11 @@ def reorder_pool_branches(model: nn.Module) -> nn.Module:
     """Every "Avg Pooling → 1×1 Conv" branch of ``model`` becomes a :class:`PoolBranch`, in
     place (same modules, same state-dict names); used for training and, before folding, for
     inference (:mod:`inception_v4.inference`)."""
-    for m in model.modules():
-        if is_pool_branch(m) and type(m) is nn.Sequential:
-            m.__class__ = PoolBranch
+    found = [(parent, name, child) for parent in model.modules()
+             for name, child in parent.named_children()
+             if is_pool_branch(child) and type(child) is nn.Sequential]
+    for parent, name, child in found:
+        setattr(parent, name, PoolBranch(*child))  # the same two modules, named 0 and 1
     return model
 
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..data import ImageDataset, create_transform, open_dataset, resolve_data_config
-from ..models import Network, build_network, optimize_for_training
+from ..models import Network, network_from_args, optimize_for_training
 from . import distributed, finetune
 from .config import TrainConfig
 from .distributed import Dist
@@ -85,9 +85,7 @@ def start_network(config: TrainConfig, classes: list[str], saved: dict | None) -
 def new_network(config: TrainConfig, num_classes: int) -> Network:
     """The network of ``config``, freshly initialised, seeded by ``seed``."""
     torch.manual_seed(config.seed)
-    return build_network(config.model, num_classes=num_classes, drop_rate=config.drop_rate,
-                         aux_logits=config.aux_logits, width=config.width, depth=config.depth,
-                         residual_scale=config.residual_scale, residual=config.residual)
+    return network_from_args(config.model, config.model_args(num_classes))
 
 
 def per_rank_batch(config: TrainConfig, d: Dist) -> int:

@@ -17,7 +17,6 @@ than the K newest, and only after a newer one was written.
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import shutil
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 
 import torch
 
+from ..weights.sources import torch_load
 from ..weights.training_checkpoint import integrity_problem
 
 LAST, BEST = "last.pt", "best.pt"
@@ -126,12 +126,10 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(f"refused to load {path}: it holds Python objects other than tensors, "
-                         f"and unpickling them could run arbitrary code ("
-                         f"{str(err).splitlines()[0]})") from None
+        return torch_load(path, device)  # a pickle holding code: refused, never run
     except Exception as err:  # noqa: BLE001 - a damaged file can make torch.load raise anything
+        if str(err).startswith("refused to load"):
+            raise
         size = path.stat().st_size if path.is_file() else 0
         raise ValueError(f"{path} is not a readable checkpoint ({size} bytes; "
                          f"{str(err).splitlines()[0] if str(err) else type(err).__name__}); "

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
+from pathlib import Path
 
-from .config import TrainConfig, load_preset, parse_overrides, replace
+from .config import TrainConfig, load_preset, parse_overrides, replace, to_dict
 
 # flag → config field, for the flags that map one to one (None: not given).
 _FLAGS = {
@@ -32,8 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train", help="train a network (the paper's recipe, a CPU preset) or fine-tune weights",
         description="Train with the paper's recipe (preset 'paper', the defaults), a CPU "
                     "preset ('small'), or fine-tune pretrained weights (--pretrained, preset "
-                    "'finetune'). Settings: preset < flags < --set key=value. Under "
-                    "torchrun the run is data-parallel; --batch-size is global.")
+                    "'finetune'). Settings: preset < flags < --set key=value; the "
+                    "defaults below are the chosen preset's (paper and small shown). "
+                    "--print-config shows the resolved settings. Under torchrun the run is "
+                    "data-parallel; --batch-size is global.")
     p.add_argument("--preset", default=None,
                    help="paper | small | finetune | a .toml file (default: paper; finetune "
                         "with --pretrained)")
@@ -46,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help=_help(name))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field (repeatable); unknown keys are rejected")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved settings (preset, flags, --set) as a preset TOML "
+                        "and exit without training")
     p.set_defaults(func=run_train)
 
 
@@ -53,7 +60,8 @@ _HELP = {
     "model": "registry name (see `inception-v4 models`)",
     "data": "train/ + val/ folders, one ImageFolder, train.tar + val.tar, or 'embedded'",
     "out": "output folder: config.json, metrics.csv, eval.csv, curves.png, checkpoints/",
-    "epochs": "length of the schedule in epochs (may be fractional)",
+    "epochs": "length of the schedule in epochs (may be fractional); warm-up takes at most "
+              "30%% of it",
     "max_steps": "stop after this many steps without changing the schedule (0: none)",
     "batch_size": "GLOBAL batch, split over torchrun ranks; lr scales by batch/reference_batch",
     "resume": "auto (the newest good checkpoint in OUT/checkpoints: a damaged one is reported "
@@ -78,9 +86,10 @@ _HELP = {
 
 
 def _help(name: str) -> str:
-    default = getattr(TrainConfig(), name)
     text = _HELP.get(name, f"config field {name}")
-    return f"{text} (paper preset: {default})"
+    defaults = ", ".join(f"{preset}: {getattr(load_preset(preset), name)}"
+                         for preset in ("paper", "small"))
+    return f"{text} (default from the preset; {defaults})"
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
@@ -115,9 +124,13 @@ def command_line(args: argparse.Namespace) -> list[str]:
 def run_train(args: argparse.Namespace) -> int:
     from .fit import fit
     from .loop import NonFiniteLoss
+    from .preempt import INTERRUPTED
     from .run_state import CheckpointWriteError
 
     config = resolve_config(args)
+    if args.print_config:
+        print(config_toml(config, command_line(args)))
+        return 0
     try:
         result = fit(config, command=command_line(args))
     except NonFiniteLoss as err:
@@ -132,15 +145,30 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"inception-v4 train: preempted ({result['stop_signal']}) after step "
               f"{result['steps']}; checkpoint {result['stopped_checkpoint']} written. Run the "
               f"same command again (--resume auto) to continue from it.", flush=True)
-        return 0
+        return INTERRUPTED if result["stop_signal"] == "SIGINT" else 0
+    if result.get("finished_before"):
+        print(f"{result['out']} already holds a finished run ({result['steps']} steps): nothing "
+              f"was trained. Use another --out, --resume never to start again, or a longer "
+              f"--epochs / --max-steps to continue it. Its result:")
     print(format_summary(result))
     return 0
 
 
-def _is_rank0() -> bool:
-    import os
+def config_toml(config: TrainConfig, command: list[str]) -> str:
+    """The resolved settings as a preset file (``--preset FILE`` reads it back)."""
+    lines = [f"# {' '.join(command)}"]
+    for key, value in to_dict(config).items():
+        if value is None:
+            lines.append(f"# {key} = (none: the model's own)")
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines)
 
-    return os.environ.get("RANK", "0") == "0"
+
+def _is_rank0() -> bool:
+    from .distributed import launch_rank
+
+    return launch_rank() == 0
 
 
 def format_summary(result: dict) -> str:
@@ -155,8 +183,13 @@ def format_summary(result: dict) -> str:
         f"(raw weights)",
         *averaged,
         f"dead fraction before the pool {result['dead_fraction']:.2%}; "
-        f"{result['images_per_s']:.1f} images/s; skipped per epoch "
-        f"{result['skipped_per_epoch']}",
+        + (f"{result['images_per_s']:.1f} images/s; " if result["images_per_s"] > 0 else "")
+        + f"skipped per epoch {result['skipped_per_epoch']}",
         f"files: {result['out']} (config.json, metrics.csv, eval.csv, curves.png, "
-        f"checkpoints/)",
+        f"checkpoints/{_tensorboard_files(result['out'])})",
     ])
+
+
+def _tensorboard_files(out: str) -> str:
+    found = any(Path(out).glob("events.out.tfevents.*"))
+    return ", events.out.tfevents.* (TensorBoard)" if found else ""

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..models import MIN_INPUT_SIZE
+from ..models import MIN_INPUT_SIZE, ModelArgs
 
 try:
     import tomllib
@@ -33,7 +33,7 @@ PAPER_BATCH = 32 * 20  # 32 images per replica (inc-train) × 20 replicas (paper
 class TrainConfig:
     """Everything a run depends on. Defaults: the paper recipe (see module docstring)."""
 
-    # what to train, on what, where to write
+    # what to train, on what, where to write; width .. drop_rate are ModelArgs fields
     model: str = "inception_v4"
     data: str = "embedded"
     # start from weights (anything resolve_model reads): the network (model "": the weights'),
@@ -92,7 +92,7 @@ class TrainConfig:
     step_in_backward: bool = False    # optim.step_in_backward: no step() after backward
     resume: str = "auto"              # auto | never | PATH
     checkpoint_every: int = 1000      # steps; 0: at epoch ends only
-    checkpoint_minutes: float = 0.0   # 0: off
+    checkpoint_minutes: float = 10.0  # also every this many minutes of training; 0: off
     keep_checkpoints: int = 2         # step files kept (the newest K); damaged ones fall back
     allow_batch_change: bool = False  # resume with another global batch_size (not exact)
     log_every: int = 50
@@ -111,16 +111,21 @@ class TrainConfig:
         if self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
         _check_ranges(self)
+        self.model_args(num_classes=None)  # width, depth, ...: the network's own checks
         if self.step_in_backward and (self.clip_grad_norm > 0 or self.amp == "fp16"):
             raise ValueError("step_in_backward updates each weight before the other gradients "
                              "exist, so it cannot clip by global norm or unscale fp16 "
                              "gradients; set clip_grad_norm=0 and amp to off or bf16")
 
+    def model_args(self, num_classes: int | None) -> ModelArgs:
+        """The network's constructor arguments: the fields this config sets, the rest
+        ``ModelArgs``' defaults, and ``num_classes`` (the data's)."""
+        return ModelArgs.pick({**to_dict(self), "num_classes": num_classes})
+
 
 # field → (lowest, highest, whether the lowest itself is allowed); NaN and inf never are.
 _RANGES = {
-    "width": (0.0, math.inf, False), "depth": (0.0, math.inf, False),
-    "drop_rate": (0.0, 0.999999, True), "lr": (0.0, math.inf, False),
+    "lr": (0.0, math.inf, False),
     "label_smoothing": (0.0, 0.999999, True), "ema_decay": (0.0, 0.999999, True),
     "momentum": (0.0, 1.0, True), "rmsprop_decay": (0.0, 1.0, True),
     "rmsprop_eps": (0.0, math.inf, False), "lr_decay": (0.0, math.inf, False),
@@ -144,9 +149,6 @@ def _check_ranges(config: TrainConfig) -> None:
             side = ">=" if low_ok else ">"
             raise ValueError(f"{name} must be finite and {side} {low:g}" + (f" and <= {high:g}" if
                              math.isfinite(high) else "") + f", got {value!r}")
-    scale = config.residual_scale
-    if scale is not None and not (math.isfinite(scale) and scale >= 0):
-        raise ValueError(f"residual_scale must be a finite number >= 0, got {scale!r}")
     if config.image_size < MIN_INPUT_SIZE:
         raise ValueError(f"image_size must be at least {MIN_INPUT_SIZE} (the networks' smallest "
                          f"input), got {config.image_size}")
@@ -242,6 +244,9 @@ def load_preset(name: str) -> TrainConfig:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(list_presets())} "
                          "or give a .toml file")
     return replace(TrainConfig(), tomllib.loads(text))
+
+
+TRAIN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TrainConfig))
 
 
 def to_dict(config: TrainConfig) -> dict[str, Any]:

@@ -67,13 +67,19 @@ def pick_device(name: str, local_rank: int = 0, world: int = 1) -> torch.device:
     return torch.device("cuda", index)
 
 
+def launch_rank() -> int:
+    """This process's rank as torchrun set it (``RANK``; 0 without torchrun): the one place
+    it is read, by :func:`setup` and by the commands that report on rank 0 only."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def setup(device_name: str) -> Dist:
     """Read torchrun's environment, pick the device and join the process group if needed.
 
     On GPUs the flags every rank must agree on (stop, skip) travel in a second, gloo group
     on CPU tensors, so reading one never waits for the GPU's queue of kernels."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    rank, local = launch_rank(), int(os.environ.get("LOCAL_RANK", "0"))
     device = pick_device(device_name, local, world)
     owns, host_group = False, None
     if world > 1 and not dist.is_initialized():

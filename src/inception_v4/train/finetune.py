@@ -15,21 +15,24 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..evaluate.classes import class_mismatch
 from ..models import Network
+from ..models.model_args import ARCHITECTURE
 from ..weights import resolve_model
 from ..weights.pretrained import resolve_source
 from ..weights.sources import WEIGHTS_NAME
 from ..weights.training_checkpoint import RUN_CHECKPOINT
 from .config import TrainConfig, check_freeze
 
-# The config fields that fix the network's shape: they come from the weights.
-ARCH_FIELDS = ("model", "width", "depth", "residual_scale", "residual", "aux_logits")
+# The config fields that fix the network: they come from the weights (as on resume).
+ARCH_FIELDS = ("model", *(k for k in ARCHITECTURE if k in {f.name for f in fields(TrainConfig)}))
 
 
 def load(config: TrainConfig, classes: list[str]) -> Network:
@@ -79,25 +82,23 @@ def _names(net: Network) -> list[str] | None:
 
 
 def fit_head(net: Network, classes: list[str], seed: int) -> tuple[str, str]:
-    """Keep the classifier when the data's classes are the weights' (same names in the same
-    order; without names, the same count), else a new one, seeded by ``seed`` (the
-    auxiliary classifier too). Returns ``("kept" | "replaced", the sentence saying so)``."""
+    """Keep the classifier when the data's classes are the weights' (the count, and the names
+    where the weights carry them: ``evaluate.classes.class_mismatch``, the check evaluation
+    uses), else a new one, seeded by ``seed`` (the auxiliary classifier too). Returns
+    ``("kept" | "replaced", the sentence saying so)``."""
     have, want, names = net.num_classes, len(classes), _names(net)
     if net.spec.head == "embedding":
         why = f"its {have}-d embedding is not a classifier"
     elif have != want:
         why = f"it has {have} classes, the data {want}"
-    elif names is not None and names != list(classes):
-        diff = next((f"{a!r} where the data has {b!r}" for a, b in
-                     zip(names, classes, strict=False) if a != b), f"{len(names)} names")
-        why = f"other class names: {diff}"
     else:
+        why = class_mismatch(names, have, classes)
+    net.pretrained_cfg = {**net.pretrained_cfg, "label_names": tuple(classes)}
+    if why is None:
         basis = "the same names" if names else "the weights carry no names; the same count"
-        net.pretrained_cfg = {**net.pretrained_cfg, "label_names": tuple(classes)}
         return "kept", f"head: the weights' {have}-class classifier is kept ({basis})"
     torch.manual_seed(seed)
     net.reset_classifier(want)
-    net.pretrained_cfg = {**net.pretrained_cfg, "label_names": tuple(classes)}
     return "replaced", (f"head: a new {want}-class classifier replaces the weights' "
                         f"{have}-output head ({why})")
 

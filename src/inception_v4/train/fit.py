@@ -3,8 +3,8 @@
 Every epoch and at the end the raw and the averaged weights are evaluated on the val split
 (``eval.csv``), a checkpoint ``checkpoints/step-N.pt`` is written (``last.pt`` points at it,
 ``best.pt`` too when the better of the two top-1 errors improved) and ``curves.png`` is
-redrawn. SIGTERM or SIGUSR1 (:mod:`.preempt`) stops the run at the next step boundary with a
-checkpoint there; the summary says ``stopped: preempted``.
+redrawn. SIGTERM, SIGUSR1 or SIGINT (:mod:`.preempt`) stops the run at the next step boundary
+with a checkpoint there; the summary says ``stopped: preempted``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .config import TrainConfig, to_dict
 from .distributed import Dist
 from .loaders import eval_loader, train_loader
 from .loop import Run, check_finite, train_step, validate
-from .progress import Progress, Window
+from .progress import Progress, Window, eta_seconds
 from .records import (
     EVAL_COLUMNS,
     METRICS_COLUMNS,
@@ -40,7 +40,7 @@ from .records import (
     tensorboard_writer,
     write_config_json,
 )
-from .schedule import config_learning_rate
+from .schedule import config_learning_rate, schedule_notes
 
 
 @dataclass
@@ -60,6 +60,7 @@ class Io:
     skipped_per_epoch: list[int] = field(default_factory=list)
     session_images: int = 0
     session_seconds: float = 0.0
+    eval_seconds: float = 0.0  # how long the last evaluation took (for the ETA)
 
 
 def fit(config: TrainConfig, *, command: list[str] | None = None) -> dict:
@@ -90,6 +91,8 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
     per_rank = per_rank_batch(config, d)
     loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers)
     run = build_run(config, d, start.net, loader.sampler.steps_per_epoch())
+    for note in schedule_notes(config):
+        _say(d, f"note: {note}")
     run.record = start.record
     resume = resume_run(run, found)
     run.model = wrap_model(run.net, config, d)
@@ -113,7 +116,8 @@ def _fit(config: TrainConfig, d: Dist, command: list[str] | None,
                 log.close()
         if io.metrics is not None and io.metrics.tensorboard is not None:
             io.metrics.tensorboard.close()
-    return summary(run, io, stop, time.monotonic() - started)
+    done = {"finished_before": resume is not None and stop == "done" and io.session_images == 0}
+    return {**summary(run, io, stop, time.monotonic() - started), **done}
 
 
 def resume_run(run: Run, resume: run_state.Resume | None) -> Path | None:
@@ -240,8 +244,8 @@ def log_metrics(run: Run, io: Io) -> None:
     check_finite(run)
     loss, ips = io.window.close(run.seconds)
     lr = config_learning_rate(run.config, (run.step - 1) / run.steps_per_epoch)
-    steps_per_s = run.step / max(run.seconds, 1e-9)
-    io.progress.log(run.step, run.fractional_epoch, loss, lr, ips, steps_per_s)
+    eta = eta_seconds(run, io.total_steps, io.eval_seconds, len(io.val))
+    io.progress.log(run.step, run.fractional_epoch, loss, lr, ips, eta)
     if io.metrics is not None:
         io.metrics.write({"step": run.step, "epoch": run.fractional_epoch, "lr": lr,
                           "loss": loss, "images_per_s": ips, "seconds": run.seconds})
@@ -263,9 +267,11 @@ def evaluate_and_record(run: Run, io: Io) -> None:
     """Evaluate raw and averaged weights, append to eval.csv, checkpoint, redraw curves."""
     cfg, d = run.config, run.dist
     check_finite(run)
-    raw = validate(run.net, io.val, d, cfg.amp, cfg.channels_last)
-    avg = (validate(run.ema.module, io.val, d, cfg.amp, cfg.channels_last)
+    tic = time.monotonic()
+    raw = validate(run.net, io.val, d, cfg.amp, cfg.channels_last, "eval (raw)")
+    avg = (validate(run.ema.module, io.val, d, cfg.amp, cfg.channels_last, "eval (averaged)")
            if run.ema is not None else {"top1_err": math.nan, "top5_err": math.nan})
+    io.eval_seconds = time.monotonic() - tic
     row = {"epoch": run.fractional_epoch, "step": run.step, "top1_err": raw["top1_err"],
            "top5_err": raw["top5_err"], "ema_top1_err": avg["top1_err"],
            "ema_top5_err": avg["top5_err"], "dead_fraction": raw["dead_fraction"]}

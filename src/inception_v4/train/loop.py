@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..evaluate.metrics import topk_correct
+from ..evaluate.progress import progress
 from . import distributed
 from .config import TrainConfig
 from .distributed import Dist
@@ -161,15 +162,15 @@ def _mean_over_ranks(value: torch.Tensor, d: Dist) -> torch.Tensor:
 
 @torch.no_grad()
 def validate(net: nn.Module, loader: torch.utils.data.DataLoader, d: Dist, amp: str = "off",
-             channels_last: bool = False) -> dict[str, float]:
+             channels_last: bool = False, label: str = "") -> dict[str, float]:
     """Top-1/top-5 error (fractions) over the loader, summed over ranks, with the tie rule of
     :func:`inception_v4.evaluate.metrics.topk_correct`; and the fraction of exact zeros in
     ``forward_features`` (the last activation before the average pool: the paper's §3.3
-    "died" signal)."""
+    "died" signal). ``label``: a progress bar with that name on rank 0's terminal."""
     was_training = net.training
     net.eval()
     counts = torch.zeros(5, dtype=torch.float64, device=d.device)  # top1, top5, n, zeros, all
-    for images, labels, _ in loader:
+    for images, labels, _ in progress(loader, label, "batch", quiet=not (label and d.main)):
         if images.numel() == 0:
             continue
         y = labels.to(d.device)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from .loop import Run
+
 
 @dataclass
 class Window:
@@ -45,12 +47,12 @@ class Progress:
             self.bar.update(1)
 
     def log(self, step: int, epoch: float, loss: float, lr: float, ips: float,
-            steps_per_s: float) -> None:
+            eta: float) -> None:
+        """One log line (or the bar's postfix); ``eta``: seconds left, evaluations included."""
         if self.bar is not None:
             self.bar.set_postfix(epoch=f"{epoch:.2f}", loss=f"{loss:.3f}", lr=f"{lr:.3g}",
-                                 img_s=f"{ips:.0f}", refresh=False)
+                                 img_s=f"{ips:.0f}", eta=_hms(eta), refresh=False)
         elif self.enabled:
-            eta = (self.total - step) / max(steps_per_s, 1e-9)
             print(f"step {step}/{self.total} epoch {epoch:.2f} loss {loss:.4f} lr {lr:.4g} "
                   f"{ips:.1f} img/s eta {_hms(eta)}", flush=True)
 
@@ -63,6 +65,27 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def eta_seconds(run: Run, total: int, eval_seconds: float, val_batches: int) -> float:
+    """Training left at this run's step rate, plus the evaluations left at the last one's
+    duration ``eval_seconds`` (before the first: its ``val_batches`` at a third of a training
+    step each, the forward pass without the backward, twice with averaged weights)."""
+    step_seconds = run.seconds / max(run.step, 1)
+    per_eval = eval_seconds or val_batches * step_seconds / 3 * (2 if run.ema else 1)
+    evals = evaluations_left(run.step, total, run.steps_per_epoch,
+                             run.config.eval_every_steps)
+    return (total - run.step) * step_seconds + evals * per_eval
+
+
+def evaluations_left(step: int, total: int, steps_per_epoch: int, every: int) -> int:
+    """Evaluations still to come once step ``step`` is trained (the log line comes before
+    that step's evaluation): one per epoch end and one at the end, and one every ``every``
+    steps (0: none) that is not at an epoch end."""
+    ends = {s for s in range(step, total + 1) if s % steps_per_epoch == 0} | {total}
+    if every:
+        ends |= set(range(-(-step // every) * every, total, every))
+    return len(ends)
 
 
 def _hms(seconds: float) -> str:

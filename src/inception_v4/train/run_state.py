@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..models.model_args import ARCHITECTURE
 from ..weights.training_checkpoint import integrity_problem, seal
 from . import checkpoint_files as files
 from .checkpoint_files import (
@@ -29,7 +30,7 @@ from .checkpoint_files import (
     load,
     save_atomic,
 )
-from .config import to_dict
+from .config import TRAIN_FIELDS, to_dict
 
 if TYPE_CHECKING:
     from .loop import Run
@@ -125,9 +126,10 @@ def set_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(cuda)
 
 
-# Fields a resumed run must share with the checkpoint (they fix shapes, order or optimiser);
-# batch_size too unless allow_batch_change (see restore_run).
-MUST_MATCH = ("model", "width", "depth", "residual_scale", "aux_logits", "optimizer",
+# Fields a resumed run must share with the checkpoint: the network (its name and every
+# architecture field of ModelArgs the config sets), then what fixes the data order and the
+# optimiser; batch_size too unless allow_batch_change (see restore_run).
+MUST_MATCH = ("model", *(k for k in ARCHITECTURE if k in TRAIN_FIELDS), "optimizer",
               "batch_size", "seed", "image_size", "freeze", "layer_decay")
 
 

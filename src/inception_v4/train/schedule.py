@@ -6,6 +6,11 @@ TF ``exponential_decay(staircase=True)``: ``0.045 × 0.94^⌊epoch / 2⌋``.
 Batch-size rule (linear scaling): the paper trained on 20 replicas; with inc-train's 32
 images per replica that is a global batch of 640 (``config.PAPER_BATCH``). At another global
 batch ``B`` the base rate is ``lr × B / 640``, i.e. ``lr × B / (32 × 20)``.
+
+Warm-up fits the run: it takes at most :data:`MAX_WARMUP_FRACTION` of ``epochs`` (a longer
+``warmup_epochs``, e.g. the small preset's 4 with ``--epochs 3``, is clipped to it, and
+:func:`schedule_notes` says so before the run starts), so every run reaches its peak rate and
+then decays.
 """
 
 from __future__ import annotations
@@ -13,6 +18,16 @@ from __future__ import annotations
 import math
 
 from .config import PAPER_BATCH, TrainConfig
+
+MAX_WARMUP_FRACTION = 0.3  # of the run: warm-up never takes longer (one-cycle's usual peak)
+
+
+def warmup_length(warmup_epochs: float, epochs: float, schedule: str) -> float:
+    """The warm-up a run gets: ``warmup_epochs`` (one-cycle: 0.3 × ``epochs`` when 0), at
+    most ``MAX_WARMUP_FRACTION × epochs``."""
+    if schedule == "onecycle" and warmup_epochs == 0:
+        return MAX_WARMUP_FRACTION * epochs
+    return min(warmup_epochs, MAX_WARMUP_FRACTION * epochs)
 
 
 def learning_rate(
@@ -33,11 +48,13 @@ def learning_rate(
     from ``lr`` to 0 over ``epochs``. ``onecycle``: linear from 0 up to ``lr`` and linearly
     back down to 0 at ``epochs``, peaking at ``warmup_epochs`` (0.3 × epochs if 0). The
     ``step`` and ``cosine`` schedules start with a linear ramp from 0 over ``warmup_epochs``.
+    Warm-up is clipped to 30 % of ``epochs`` (:func:`warmup_length`).
     All are scaled by ``batch_size / reference_batch`` (the linear rule; see module doc).
     """
     peak = lr * batch_size / reference_batch
+    warmup_epochs = warmup_length(warmup_epochs, epochs, schedule)
     if schedule == "onecycle":
-        top = warmup_epochs or 0.3 * epochs
+        top = warmup_epochs
         if epoch < top:
             return peak * epoch / top
         return peak * max(0.0, (epochs - epoch) / (epochs - top))
@@ -58,3 +75,14 @@ def config_learning_rate(config: TrainConfig, epoch: float) -> float:
         decay_epochs=config.lr_decay_epochs, epochs=config.epochs,
         warmup_epochs=config.warmup_epochs, batch_size=config.batch_size,
         reference_batch=config.reference_batch)
+
+
+def schedule_notes(config: TrainConfig) -> list[str]:
+    """What a user should know about the schedule before the run starts (a warm-up longer
+    than the run allows, clipped)."""
+    kept = warmup_length(config.warmup_epochs, config.epochs, config.schedule)
+    if config.warmup_epochs <= kept:
+        return []
+    return [f"warm-up of {config.warmup_epochs:g} epochs is too long for a {config.epochs:g}-"
+            f"epoch run: clipped to {kept:g} epochs ({MAX_WARMUP_FRACTION:.0%} of the run), "
+            f"so the learning rate reaches its peak and then decays"]

@@ -5,26 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from .catalogue import for_source
+
 PAPER = ("Szegedy, Ioffe, Vanhoucke, Alemi: *Inception-v4, Inception-ResNet and the Impact of "
          "Residual Connections on Learning*, arXiv 1602.07261 (AAAI 2017)")
 
-# What is known about the licence of each kind of source (see the weights' own pages).
-_LICENCES = {
-    "facenet": "MIT (davidsandberg/facenet); trained on MS-Celeb-1M, withdrawn in 2019 and "
-               "collected without consent: research use only, never to identify people.",
-    "keras": "Apache-2.0 (Keras applications); trained on ImageNet, whose terms of access "
-             "restrict the images to non-commercial research and education.",
-    "timm": "Apache-2.0 (TF-slim checkpoints ported by timm / Cadene); trained on ImageNet, "
-            "whose terms restrict the images to non-commercial research and education.",
-}
-
-
 def licence_note(source: str | None) -> str:
     """The licence line for weights converted from ``source`` (or trained here)."""
-    text = (source or "").lower()
-    for key, note in _LICENCES.items():
-        if key in text or (key == "facenet" and "vggface" in text):
-            return note
+    known = for_source(source) if source else None
+    if known is not None:
+        return known.licence
     if source:
         return (f"the licence of the source `{source}`; check it before redistributing. "
                 "Weights trained on your own data with this library are yours.")

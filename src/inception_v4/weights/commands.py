@@ -11,7 +11,7 @@ from .resolve import resolve_model
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "convert", help="convert timm/Cadene, facenet-pytorch, FaceNet Keras or Keras "
+        "convert", description="convert timm/Cadene, facenet-pytorch, FaceNet Keras or Keras "
                         "applications InceptionResNetV2 weights (or our folder) to "
                         "config.json + model.safetensors")
     p.add_argument("src", help="weights file or folder, or timm:NAME / hf-hub:ORG/NAME")
@@ -35,7 +35,9 @@ def run_convert(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"note: {note.message}")
     out = save_pretrained(model, args.dst, source=str(args.src))
-    print(f"wrote {out} ({model.spec.name}, {model.num_classes} classes, "
+    head = (f"{model.num_classes}-d embedding" if model.spec.head == "embedding"
+            else f"{model.num_classes} classes")
+    print(f"wrote {out} ({model.spec.name}, {head}, "
           f"{sum(p.numel() for p in model.parameters()):,d} parameters) from {args.src} "
           f"({model.weights_kind})")
     return 0

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .catalogue import hub_default
 from .sources import CONFIG_NAME, WEIGHTS_NAME, read_config_file
 
 HUB_PREFIXES = ("timm:", "hf-hub:")
-# timm's default pretrained tag per architecture (the TF-slim ports, 1000 classes)
-_TIMM_DEFAULT_TAG = {"inception_v4": "tf_in1k", "inception_resnet_v2": "tf_in1k"}
 
 
 class HubUnavailableError(FileNotFoundError):
@@ -28,8 +27,9 @@ def _repo_id(source: str) -> str:
     if not name:
         raise ValueError(f"{source!r}: give a name after {kind + ':'!r}")
     if kind == "timm":
-        if "." not in name and name in _TIMM_DEFAULT_TAG:
-            name = f"{name}.{_TIMM_DEFAULT_TAG[name]}"
+        known = hub_default(name) if "." not in name else None  # timm's default tag
+        if known is not None and known.hub_id:
+            return known.hub_id
         return f"timm/{name}"
     return name
 

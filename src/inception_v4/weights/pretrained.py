@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 
 from .._version import __version__
@@ -62,11 +62,14 @@ def save_pretrained(model: nn.Module, directory: str | Path, source: str | None 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+    # safetensors' save_file creates the file with mode 0600; written here it gets the
+    # usual mode (0644 under umask 022), like the other files of the folder
+    (directory / WEIGHTS_NAME).write_bytes(save(state, metadata={"format": "pt"}))
     config = {
         "format": FORMAT_TAG, "format_version": 1, "model": net.spec.name,
         "init_args": net.init_args, "pretrained_cfg": getattr(net, "pretrained_cfg", {}),
         "num_classes": net.num_classes, "num_features": net.num_features,
+        "head": net.spec.head,  # "classifier", or "embedding" (FaceNet: num_classes-d vectors)
         "library_version": __version__,
     }
     if source is not None:

@@ -1,8 +1,10 @@
 """The one resolver: "a ``--weights`` argument" → the model it holds, loaded.
 
-Every entry point that takes weights (``load_model``, ``convert``, ``evaluate``, ``predict``,
-``ensemble``, ``export``) calls :func:`resolve_model`, so one set of rules and messages
-applies everywhere. What ``source`` may be, in the order it is recognised:
+Every entry point that takes weights (``create_model(pretrained=)``, timm's
+``pretrained=True``, ``load_model``, ``convert``, ``evaluate``, ``predict``, ``ensemble``,
+``export``) calls :func:`resolve_model`, so one set of rules and messages applies everywhere
+(``load_pretrained`` loads into a model you built, under it). What ``source`` may be, in the
+order it is recognised:
 
 1. a training checkpoint (``checkpoints/last.pt``, ``best.pt``: a dict with ``"model"`` and
    ``"config"``) or a run folder (``RUN/checkpoints/last.pt``): the run's network, rebuilt from
@@ -20,18 +22,25 @@ never a guess. ``ema=True`` on anything but a training checkpoint is an error.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from ..models import Network, build_network
+from ..models import (
+    FeatureExtractor,
+    ModelArgs,
+    Network,
+    build_network,
+    get_spec,
+    network_from_args,
+)
 from ..models.preprocessing import pool_size
 from .hub import is_hub_source
 from .pretrained import infer_num_classes, layout_for, load_weights, resolve_source
-from .sources import Weights, read_weights
+from .sources import CONFIG_NAME, Weights, read_weights
 from .training_checkpoint import (
-    ARG_KEYS,
     check_part,
     checkpoint_state,
     read_training_checkpoint,
@@ -40,16 +49,25 @@ from .training_checkpoint import (
 
 
 def resolve_model(source: str | Path, *, name: str | None = None, ema: bool = False,
-                  num_classes: int | None = None) -> Network:
+                  num_classes: int | None = None, args: ModelArgs | None = None) -> Network:
     """The model ``source`` holds (module docstring), loaded, in eval mode.
 
     ``num_classes``: 1000 asked of a 1001-class TF-slim head drops the background class; any
     other count that differs from the weights' puts a new, freshly initialised head on it.
+    ``args`` (with ``name``; ``create_model(pretrained=)``, timm): build the network with these
+    constructor arguments instead of the ones the weights record, and load the weights into
+    it as they are (a mismatch names the keys); ``args.num_classes`` None: the weights' own.
     """
-    checkpoint = None if is_hub_source(source) else read_training_checkpoint(source)
-    if checkpoint is not None:
+    if args is not None:
+        if name is None or ema:
+            raise ValueError("args= builds the named network: pass name=, without ema")
+        w = read_weights(resolve_source(source))
+        if args.num_classes is None:
+            args = replace(args, num_classes=_classes_to_build(w, name, num_classes))
+        model, kind = load_weights(network_from_args(name, args), w), f"{w.convention} weights"
+    elif (checkpoint := None if is_hub_source(source) else read_training_checkpoint(source)):
         model = from_checkpoint(*checkpoint, name=name, ema=ema)
-        kind = "training checkpoint" + (", averaged weights" if ema else "")
+        kind = "training checkpoint, " + ("averaged weights" if ema else "raw weights")
     elif ema:
         raise ValueError(f"--ema (ema=True) needs a training checkpoint (checkpoints/last.pt "
                          f"or a run folder) with averaged weights; {source} is a plain weights "
@@ -67,6 +85,8 @@ def resolve_model(source: str | Path, *, name: str | None = None, ema: bool = Fa
 
 
 def _check_name(name: str | None, saved: str | None, source: Path) -> str:
+    if name:
+        get_spec(name)  # an unknown name: say so, listing the known ones
     if name and saved and name != saved:
         raise ValueError(f"model {name!r} asked for, but {source} holds {saved} weights; drop "
                          f"the model name (the weights say what they are) or pass {name} "
@@ -81,15 +101,21 @@ def _from_weights(w: Weights, name: str | None, num_classes: int | None) -> Netw
     """Our folder rebuilds its own model; a plain state dict needs ``name``; foreign files
     fit the model they belong to (or the named one, which must match)."""
     if w.config is not None:
-        model = build_network(_check_name(name, w.config.get("model"), w.path),
-                              **w.config.get("init_args", {}))
+        model = network_from_args(_check_name(name, w.config.get("model"), w.path),
+                                  ModelArgs(**w.config.get("init_args", {})))
     else:
         name = _check_name(name, w.fits, w.path) if w.convention == "ours" else name or w.fits
-        n = infer_num_classes(w, layout_for(w, name))
-        if num_classes == 1000 and n == 1001:
-            n = 1000  # TF-slim's background row is dropped on loading (layouts.py)
+        n = _classes_to_build(w, name, num_classes)
         model = build_network(name, num_classes=0 if n is None else n)  # headless: features
     return load_weights(model, w)
+
+
+def _classes_to_build(w: Weights, name: str, wanted: int | None) -> int | None:
+    """The weights' classifier width (None: they have none), except that a 1001-class
+    TF-slim head loads as 1000 classes when 1000 are ``wanted`` (the background row is
+    dropped on loading, ``mapping.py``)."""
+    n = infer_num_classes(w, layout_for(w, name))
+    return 1000 if (wanted, n) == (1000, 1001) else n
 
 
 def from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
@@ -106,8 +132,8 @@ def from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
     if "head.fc.weight" not in state:
         raise ValueError(f"{path}: no classifier (head.fc.weight) in the checkpoint of {name}; "
                          f"it is not a classification model")
-    args = {k: cfg[k] for k in ARG_KEYS if k in cfg}
-    model = build_network(name, num_classes=int(state["head.fc.weight"].shape[0]), **args)
+    args = ModelArgs.pick({**cfg, "num_classes": int(state["head.fc.weight"].shape[0])})
+    model = network_from_args(name, args)
     load_weights(model, Weights(state, "ours", path, None, name))
     extra: dict[str, Any] = {}
     if cfg.get("image_size"):
@@ -123,11 +149,23 @@ def from_checkpoint(path: Path, ckpt: dict, *, name: str | None = None,
     return model
 
 
-def load_model(source: str | Path, *, ema: bool = False) -> Network:
+def load_model(source: str | Path, *, ema: bool = False, features_only: bool = False,
+               out_indices: tuple[int, ...] = (0, 1, 2, 3, 4)) -> nn.Module:
     """A model rebuilt and loaded, in eval mode, from anything :func:`resolve_model` reads:
     our folder, a training checkpoint or run folder (``ema=True``: the averaged weights), a
-    foreign weights file (its model and number of classes are read off its keys)."""
-    return resolve_model(source, ema=ema)
+    foreign weights file (its model and number of classes are read off its keys).
+    ``features_only``: its feature maps at ``out_indices`` (as ``create_model``'s)."""
+    model = resolve_model(source, ema=ema)
+    return FeatureExtractor(model, out_indices).eval() if features_only else model
+
+
+def carries_network(source: str | Path) -> bool:
+    """Whether ``source`` says which network it holds, constructor arguments included (our
+    folder, a training checkpoint or its run folder): its width and depth come from it."""
+    if is_hub_source(source):
+        return False
+    path = Path(source)
+    return (path / CONFIG_NAME).is_file() or read_training_checkpoint(path) is not None
 
 
 def describe(model: nn.Module, source: str | Path) -> dict[str, Any]:

@@ -59,9 +59,11 @@ def sniff(path: Path) -> str:
         f"a torch.save file (.pth/.bin) or a Keras HDF5 file (.h5)")
 
 
-def _torch_load(path: Path) -> Any:
+def torch_load(path: Path, device: torch.device | str = "cpu") -> Any:
+    """``torch.load(weights_only=True)``, the only way a pickle is read (weights and training
+    checkpoints alike): a file holding other Python objects is refused, never run."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
         raise ValueError(
             f"refused to load {path}: it holds Python objects other than tensors, and "
@@ -73,6 +75,15 @@ def _torch_load(path: Path) -> Any:
             f"{path}: unrecognised weights file, not a readable torch.save file "
             f"({type(err).__name__}); expected safetensors, a torch.save file (.pth/.bin) or "
             f"a Keras HDF5 file (.h5)") from None
+
+
+def strip_wrappers(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keys without the ``module.`` (DataParallel/DDP) and ``_orig_mod.`` (torch.compile)
+    prefixes that every key carries."""
+    for prefix in ("module.", "_orig_mod."):
+        if tensors and all(k.startswith(prefix) for k in tensors):
+            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
+    return tensors
 
 
 def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -87,10 +98,7 @@ def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         raise ValueError(f"{path}: no tensors found (keys: {list(obj)[:5]})")
-    for prefix in ("module.", "_orig_mod."):  # DataParallel / torch.compile wrappers
-        if all(k.startswith(prefix) for k in tensors):
-            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
-    return tensors
+    return strip_wrappers(tensors)
 
 
 def read_keras_h5(path: Path) -> dict[str, torch.Tensor]:
@@ -126,7 +134,7 @@ def _read_file(path: Path) -> tuple[dict[str, torch.Tensor], str | None]:
         from safetensors.torch import load_file
 
         return load_file(str(path)), None
-    obj = _torch_load(path)
+    obj = torch_load(path)
     config = obj.get("config") if isinstance(obj, dict) else None
     saved = config.get("model") if isinstance(config, dict) else None
     return _unwrap(obj, path), saved if isinstance(saved, str) else None

@@ -3,9 +3,9 @@ folders (the run state itself is written by :mod:`inception_v4.train.run_state`)
 
 A training checkpoint is a dict with ``"model"`` (a state dict), ``"config"`` (the run's
 ``TrainConfig`` as a dict) and optionally ``"ema"`` (the averaged model, ``{"module": ...}``).
-:func:`inception_v4.weights.resolve_model` rebuilds the network from the config (name, width,
-depth, residual scale, residual, aux head, dropout) with the number of classes read off the
-classifier; the run folder's ``config.json`` supplies the class names. Read with
+:func:`inception_v4.weights.resolve_model` rebuilds the network from the config (its name
+and the ``ModelArgs`` fields it sets) with the number of classes read off the classifier;
+the run folder's ``config.json`` supplies the class names. Read with
 ``torch.load(weights_only=True)`` only.
 
 Checkpoints written by ``inception-v4 train`` carry ``"integrity"``: the SHA-256 of everything
@@ -23,12 +23,10 @@ from typing import Any
 
 import torch
 
-from .sources import _torch_load, sniff
+from .sources import sniff, strip_wrappers, torch_load
 
 RUN_CHECKPOINT = Path("checkpoints") / "last.pt"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-ARG_KEYS = ("width", "depth", "residual_scale", "residual", "aux_logits", "drop_rate",
-            "in_chans")
 
 
 INTEGRITY = "integrity"
@@ -114,7 +112,7 @@ def read_training_checkpoint(source: str | Path) -> tuple[Path, dict] | None:
         return None
     if kind not in ("torch-zip", "pickle"):
         return None
-    obj = _torch_load(path)
+    obj = torch_load(path)
     return (path, obj) if is_training_checkpoint(obj) else None
 
 
@@ -122,11 +120,7 @@ def checkpoint_state(obj: Any) -> dict[str, torch.Tensor]:
     """A state dict from ``ckpt["model"]`` or ``ckpt["ema"]`` (``{"module": ...}``)."""
     if isinstance(obj, dict) and isinstance(obj.get("module"), dict):
         obj = obj["module"]
-    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    for prefix in ("module.", "_orig_mod."):
-        if tensors and all(k.startswith(prefix) for k in tensors):
-            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
-    return tensors
+    return strip_wrappers({k: v for k, v in obj.items() if isinstance(v, torch.Tensor)})
 
 
 def run_classes(checkpoint: Path) -> list[str] | None:

@@ -6,11 +6,13 @@ messages) and ``__len__``; the dataset pairs it with the labels.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import io
 import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -23,6 +25,22 @@ def is_image_name(name: str) -> bool:
     """True for a file name with an image extension that is not hidden (``.``, macOS ``._``)."""
     base = name.rsplit("/", 1)[-1]
     return not base.startswith(".") and base.lower().endswith(IMG_EXTENSIONS)
+
+
+def image_files(items: list[str]) -> list[str]:
+    """The files given, and the images inside the folders given (recursively, sorted)."""
+    paths = []
+    for item in items:
+        root = Path(item)
+        if not root.is_dir():
+            paths.append(item)
+            continue
+        found = sorted(str(f) for f in root.rglob("*")
+                       if f.is_file() and is_image_name(str(f.relative_to(root))))
+        if not found:
+            raise ValueError(f"{item}: a folder without images ({', '.join(IMG_EXTENSIONS)})")
+        paths += found
+    return paths
 
 
 def class_folders(root: Path) -> list[str]:
@@ -145,6 +163,33 @@ class TarSource:
     def __del__(self) -> None:
         if self._file is not None and self._pid == os.getpid():
             self._file.close()
+
+
+class ConcatSource:
+    """Several sources one after the other (a train and a val tar read as one set)."""
+
+    def __init__(self, sources: list) -> None:
+        self.sources = sources
+        self.starts = [0]
+        for source in sources:
+            self.starts.append(self.starts[-1] + len(source))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def _locate(self, i: int) -> tuple[Any, int]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        k = bisect.bisect_right(self.starts, i) - 1
+        return self.sources[k], i - self.starts[k]
+
+    def name(self, i: int) -> str:
+        source, j = self._locate(i)
+        return source.name(j)
+
+    def read(self, i: int) -> bytes:
+        source, j = self._locate(i)
+        return source.read(j)
 
 
 class ArraySource:
