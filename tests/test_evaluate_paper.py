@@ -66,6 +66,7 @@ class _Names:
     """50,000 validation file names in 1000 classes, without images."""
 
     num_classes = 1000
+    classes = [f"n{k:08d}" for k in range(1000)]  # wnid-like; the stub weights name none
 
     def __len__(self) -> int:
         return 50_000
@@ -83,7 +84,7 @@ def stubbed(monkeypatch):
     pred = Predictions(torch.arange(n), torch.zeros(n), torch.zeros(n, 5), torch.zeros(n, 5),
                        torch.zeros(n), correct1, correct5, seconds=1.0)
     monkeypatch.setattr(commands, "load_for_eval", lambda name, weights, **k: (
-        SimpleNamespace(num_classes=1001),
+        SimpleNamespace(num_classes=1001, pretrained_cfg={}),
         {"model": name or "inception_v4", "weights": weights, "classes": None, "kind": None}))
     monkeypatch.setattr(commands, "open_eval_dataset", lambda *a, **k: (_Names(), {
         "layout": "flat+labels", "split": "all", "images_found": n, "labels": "val.txt"}))
