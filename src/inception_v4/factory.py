@@ -62,4 +62,5 @@ def _from_saved(name: str, source: str | Path, args: ModelArgs) -> nn.Module:
     model = network_from_args(name, replace(args, **kept))
     load_weights(model, Weights(saved.state_dict(), "ours", Path(source), None, name))
     model.pretrained_cfg = {**saved.pretrained_cfg, "num_classes": model.num_classes}
+    model.weights_kind = getattr(saved, "weights_kind", None)  # what the source was
     return model.train()
