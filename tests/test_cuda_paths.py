@@ -20,6 +20,7 @@ from inception_v4 import create_model, optimize_for_inference
 from inception_v4.bench import memory
 from inception_v4.bench.contestants import Settings
 from inception_v4.bench.timing import machine
+from inception_v4.models import network_from_args
 from inception_v4.models.recompute import run_blocks
 from inception_v4.train import TrainConfig, run_state
 from inception_v4.train.build import build_run, configure_cuda
@@ -58,6 +59,10 @@ def test_compile_with_grad_checkpointing_matches_eager() -> None:
     assert moved  # the running statistics did move (once: equal to the plain blocks')
 
 
+def _network(config: TrainConfig) -> torch.nn.Module:
+    return network_from_args(config.model, config.model_args(3))
+
+
 def test_resume_on_another_device_keeps_the_rng_state_on_the_cpu(tmp_path: Path) -> None:
     """``--resume`` on a GPU loaded the checkpoint with ``map_location=device``: the NumPy RNG
     state became a device tensor with no ``.numpy()``. The run state is now read on the CPU
@@ -66,15 +71,16 @@ def test_resume_on_another_device_keeps_the_rng_state_on_the_cpu(tmp_path: Path)
     config = TrainConfig(model="inception_v4", width=0.25, depth=0.2, image_size=75,
                          out=str(tmp_path), device="cpu")
     d = Dist(0, 1, 0, torch.device("cpu"), False)
-    run = build_run(config, d, num_classes=3, steps_per_epoch=5)
+    run = build_run(config, d, _network(config), steps_per_epoch=5)
     run.step, run.position = 3, 3
     np.random.seed(7)
     saved_numpy = np.random.get_state()[1].copy()
     run_state.save_run(run)
     np.random.seed(8)
-    fresh = build_run(config, d, num_classes=3, steps_per_epoch=5)
+    fresh = build_run(config, d, _network(config), steps_per_epoch=5)
     fresh.dist = dataclasses.replace(d, device=torch.device("meta"))
-    assert resume_run(fresh) == run_state.save_run(run)  # the step-3 file
+    found = run_state.find_resume("auto", config.out)
+    assert resume_run(fresh, found) == run_state.save_run(run)  # the step-3 file
     assert fresh.step == 3
     np.testing.assert_array_equal(np.random.get_state()[1], saved_numpy)
     for a, b in zip(run.net.state_dict().values(), fresh.net.state_dict().values(),
