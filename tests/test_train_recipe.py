@@ -25,7 +25,7 @@ from inception_v4.train import (
     replace,
 )
 from inception_v4.train import run_state as ckpt
-from inception_v4.train.build import open_splits
+from inception_v4.train.build import open_splits, set_transforms, start_network
 from inception_v4.train.config import parse_value
 
 # (epoch, lr): 0.045 × 0.94^⌊epoch/2⌋ at the paper's global batch 640 = 32 × 20.
@@ -241,14 +241,21 @@ def test_small_preset_cut_to_three_epochs_reaches_its_peak_and_decays() -> None:
     assert schedule_notes(load_preset("small")) == []  # 4 of 16 epochs fit
 
 
+def _splits(config: TrainConfig) -> tuple:
+    """The splits with the transforms ``fit`` gives them (the network's data config)."""
+    train, val = open_splits(config)
+    set_transforms(train, val, start_network(config, train.classes, None).record["data_config"])
+    return train, val
+
+
 def test_training_transforms_follow_the_models_preprocessing(tmp_path) -> None:  # noqa: ANN001
     data = str(make_image_folder(tmp_path / "data"))
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (90, 120, 3), np.uint8))
-    train, val = open_splits(TrainConfig(model="inception_v4", data=data, image_size=80))
+    train, val = _splits(TrainConfig(model="inception_v4", data=data, image_size=80))
     assert torch.equal(val.transform(image), eval_transform(80)(image))  # 0.875, [-1, 1]
     assert train.transform(image).shape == (3, 80, 80)
-    train, val = open_splits(TrainConfig(model="inception_resnet_v1_facenet", data=data,
-                                         image_size=80))
+    train, val = _splits(TrainConfig(model="inception_resnet_v1_facenet", data=data,
+                                     image_size=80))
     whole = torch.from_numpy(np.array(image.resize((80, 80), Image.Resampling.BILINEAR)))
     expected = prewhiten(whole.permute(2, 0, 1))  # FaceNet: the whole image, per image
     assert torch.allclose(val.transform(image), expected, atol=1e-5)
