@@ -4,6 +4,7 @@ seconds-long runs of both experiments that write a well-formed report, CSV and p
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +139,20 @@ def test_seconds_long_experiment_writes_report_csv_and_plots(
     assert (out / "results.csv").stat().st_mtime_ns >= mtime
 
 
-def test_dry_run_prints_plan_costs_and_time(digits_folder: str, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_dry_run_prints_plan_costs_and_time(digits_folder: str, tmp_path, capsys,  # noqa: ANN001
+                                            monkeypatch) -> None:  # noqa: ANN001
+    """The full-scale plan's counts are the golden ones and its time is the arithmetic of the
+    rate timed here (timing a 299 px Inception-ResNet-v2 step is the real command's job;
+    ``measured_rate`` itself is tested below on a tiny network)."""
+    from inception_v4.experiments import dryrun
+
+    timed = []
+
+    def rate(model, image_size, batch, device):  # noqa: ANN001, ANN202
+        timed.append((type(model).__name__, image_size, batch, device))
+        return 8.0
+
+    monkeypatch.setattr(dryrun, "measured_rate", rate)
     argv = ["experiment", "residual", "--data", digits_folder, "--out", str(tmp_path / "d"),
             "--scale", "full", "--dry-run"]
     assert main(argv) == 0
@@ -146,8 +160,25 @@ def test_dry_run_prints_plan_costs_and_time(digits_folder: str, tmp_path, capsys
     assert "3 arms × 3 seeds = 9 runs" in text
     # golden IR-v2 counts with the 1000-way classifier swapped for the data's 10 classes
     assert "54.32 M params" in text and "13.154 GMACs/image" in text
-    assert "estimated training time" in text and " img/s " in text  # timed, not assumed
+    # each distinct network timed once (arms that share one share its rate), at 299, batch 4
+    assert 1 <= len(timed) < 3 and all(t[1:] == (299, 4, "cpu") for t in timed), timed
+    images, epochs = (float(v) for v in re.search(
+        r": (\d+) training images, ([\d.]+) epochs per run", text).groups())
+    arms = text.count(" 8.0 img/s ")
+    hours = images * epochs / 8.0 * 3 * arms / 3600
+    assert f"estimated training time: {hours:.2f} h" in text
     assert not (tmp_path / "d").exists()
+
+
+def test_measured_rate_times_real_training_steps() -> None:
+    from inception_v4.experiments.dryrun import measured_rate
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 2))
+    before = [p.detach().clone() for p in model.parameters()]
+    rate = measured_rate(model, image_size=16, batch=4, device="cpu")
+    assert 0 < rate < float("inf")
+    assert all(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
 
 
 def test_small_scaling_plan_trains_one_epoch_at_the_printed_learning_rate() -> None:

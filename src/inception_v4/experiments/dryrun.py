@@ -53,12 +53,15 @@ def describe(plan: Plan, out: Path, budget_minutes: float) -> str:
     total, rates = 0.0, {}
     for arm in plan.arms:
         cfg = plan.config(arm, plan.seeds[0], out)
-        model = network_from_args(cfg.model, cfg.model_args(train.num_classes))
+        args = cfg.model_args(train.num_classes)
+        with torch.device("meta"):  # the counts need shapes only
+            model = network_from_args(cfg.model, args)
         macs = count_macs(model, cfg.image_size)
         # Arms with the same network cost the same (residual=False keeps every operation).
         key = (cfg.model, cfg.width, cfg.depth, cfg.image_size)
         if key not in rates:
-            rates[key] = measured_rate(model, cfg.image_size, batch, device)
+            rates[key] = measured_rate(network_from_args(cfg.model, args), cfg.image_size,
+                                       batch, device)
         seconds = n_train * cfg.epochs / rates[key] * len(plan.seeds)
         total += seconds
         lines.append(f"  {arm.label:38s} {count_params(model) / 1e6:6.2f} M params "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+
 from .complexity import count_macs, count_params, stage_table
 from .registry import build_network, get_spec, list_models
 
@@ -23,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_models(args: argparse.Namespace) -> int:
     print(f"{'model':30s} {'params':>12s} {'GMACs':>7s} {'input':>7s}")
     for name in list_models():
-        model = build_network(name)
+        with torch.device("meta"):  # counts need shapes only: no weights, no arithmetic
+            model = build_network(name)
         size = get_spec(name).input_size
         gmacs = count_macs(model, size) / 1e9
         print(f"{name:30s} {count_params(model):>12,d} {gmacs:>7.2f} {size:>3d}x{size:<3d}")
@@ -33,8 +36,9 @@ def run_models(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     spec = get_spec(args.model)
     size = args.image_size or spec.input_size
-    model = build_network(args.model, width=args.width, depth=args.depth,
-                          num_classes=args.num_classes)
+    with torch.device("meta"):  # counts need shapes only: no weights, no arithmetic
+        model = build_network(args.model, width=args.width, depth=args.depth,
+                              num_classes=args.num_classes)
     rows = stage_table(model, size)
     print(f"{args.model} at {size}x{size} (width {args.width}, depth {args.depth})")
     print(f"{'figure':20s} {'block':18s} {'rep':>3s} {'declared':>14s} {'actual':>14s} "

@@ -43,12 +43,20 @@ def stage_macs(model: nn.Module, image_size: int = 299) -> dict[str, int]:
     was_training = model.training
     model.eval()
     try:
-        model(torch.zeros(1, getattr(model, "in_chans", 3), image_size, image_size))
+        model(torch.zeros(1, getattr(model, "in_chans", 3), image_size, image_size,
+                          device=_device(model)))
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
     return totals
+
+
+def _device(model: nn.Module) -> torch.device:
+    """Where the counting input goes: the model's device. A model built on the ``meta``
+    device (``with torch.device("meta"):``) is counted from shapes alone, without arithmetic."""
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
 
 
 def _adder(totals: dict[str, int], key: str):  # noqa: ANN202 - a forward hook
@@ -74,7 +82,7 @@ class StageRow:
 def stage_table(model: Network, image_size: int = 299) -> list[StageRow]:
     """Each table row with its declared and actual output shape, parameters and MACs."""
     macs = stage_macs(model, image_size)
-    x = torch.zeros(1, model.in_chans, image_size, image_size)
+    x = torch.zeros(1, model.in_chans, image_size, image_size, device=_device(model))
     model_was_training = model.training
     model.eval()
     rows, parts = [], [("stem", model.stem)] + [
