@@ -71,6 +71,11 @@ class _Views(Dataset):
         return i, [views(image, self.crops, **cfg) for cfg in self.configs], None
 
 
+def _device(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
 def _as_list(batch: list) -> list:
     return batch
 
@@ -136,8 +141,11 @@ def collect_predictions(
         raise ValueError("no model to evaluate")
     configs = [view_config(m) for m in members]
     indices = select_indices(len(dataset), limit)
+    # pinned host memory where a GPU reads the views: predict's copies then run asynchronously
+    pin = any(_device(m).type == "cuda" for m in members)
     loader = DataLoader(_Views(dataset, indices, crops, configs), collate_fn=_as_list,
-                        batch_size=max(1, batch_size // crops), num_workers=workers)
+                        batch_size=max(1, batch_size // crops), num_workers=workers,
+                        pin_memory=pin)
     out: dict[str, list] = {key: [] for key in ("index", "label", "top_class", "top_prob",
                                                 "true_prob", "correct1", "correct5")}
     bad: list[str] = []

@@ -35,7 +35,8 @@ def view_probabilities(model: nn.Module, views: torch.Tensor, chunk: int = 64) -
     was_training = model.training
     model.eval()
     try:
-        parts = [_softmax(model(part.to(device))) for part in flat.split(chunk)]
+        parts = [_softmax(model(part.to(device, non_blocking=True)))
+                 for part in flat.split(chunk)]
     finally:
         model.train(was_training)
     probs = torch.cat(parts)
