@@ -22,7 +22,7 @@ from inception_v4.experiments.report import (
     scaling_verdict,
 )
 from inception_v4.train.distributed import Dist
-from inception_v4.train.loop import validate
+from inception_v4.train.step import validate
 
 
 class _Stub(nn.Module):
