@@ -162,7 +162,7 @@ def test_a_stop_signal_ends_the_plan_without_marking_the_run_finished(
         digits_folder: str, tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001
     """Ctrl-C during the first run: the plan stops there, exit 130 naming the checkpoint; no
     summary.json, so the next `experiment` resumes that run instead of skipping it."""
-    from inception_v4.experiments import runner
+    from inception_v4.experiments import plan_runner as runner
 
     calls = []
 

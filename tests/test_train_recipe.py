@@ -11,7 +11,8 @@ from PIL import Image
 from torch import nn
 from train_helpers import make_image_folder
 
-from inception_v4.checkpoint import files, run_state
+from inception_v4.checkpoint import files, read_training_checkpoint, run_state
+from inception_v4.checkpoint.integrity import seal
 from inception_v4.data import eval_transform, prewhiten
 from inception_v4.train import (
     PAPER_BATCH,
@@ -223,6 +224,24 @@ def test_checkpoint_load_refuses_pickled_objects(tmp_path) -> None:  # noqa: ANN
     with pytest.raises(FileNotFoundError, match="--resume"):
         run_state.find_resume(str(tmp_path / "missing.pt"), tmp_path)
     assert run_state.find_resume("auto", tmp_path) is None
+
+
+def test_checkpoint_of_an_unknown_format_is_refused_with_the_numbers(tmp_path) -> None:  # noqa: ANN001
+    """``format`` is read: a file of a newer format is refused by ``--resume`` (auto and a
+    path) and when read as weights, naming its format and the ones this version reads; one
+    without the key (format 1) is accepted."""
+    path = files.step_path(files.checkpoint_dir(tmp_path), 4)
+    files.save_atomic(seal({"format": run_state.FORMAT + 1, "model": {"w": torch.ones(1)},
+                            "config": {}}), path)
+    wanted = f"format {run_state.FORMAT + 1}; this version of inception-v4 reads formats 1 to"
+    for resume in ("auto", str(path)):
+        with pytest.raises(ValueError, match=wanted):
+            run_state.find_resume(resume, tmp_path)
+    with pytest.raises(ValueError, match=wanted):
+        read_training_checkpoint(path)
+    run_state.check_format({"model": {}}, path)  # an earlier version's file: no key
+    with pytest.raises(ValueError, match="format 'x'"):
+        run_state.check_format({"format": "x"}, path)
 
 
 def test_small_preset_cut_to_three_epochs_reaches_its_peak_and_decays() -> None:
