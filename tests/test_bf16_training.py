@@ -18,7 +18,7 @@ from test_optimize import randomise_bn
 from inception_v4.models import build_network
 from inception_v4.tolerances import rel_tol
 from inception_v4.train.config import TrainConfig
-from inception_v4.train.loop import autocast, compute_loss
+from inception_v4.train.step import autocast, compute_loss
 
 
 def _loss_and_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,

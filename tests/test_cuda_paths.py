@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 import torch
 
-from inception_v4 import create_model, optimize_for_inference
+from inception_v4 import checkpoint, create_model, optimize_for_inference
 from inception_v4.bench import memory
 from inception_v4.bench.contestants import Settings
 from inception_v4.bench.timing import machine
 from inception_v4.models import network_from_args
 from inception_v4.models.recompute import run_blocks
-from inception_v4.train import TrainConfig, run_state
-from inception_v4.train.build import build_run, configure_cuda
+from inception_v4.train import TrainConfig
+from inception_v4.train.build import configure_cuda
 from inception_v4.train.distributed import Dist, pick_device, setup
-from inception_v4.train.fit import resume_run
+from inception_v4.train.run import build_run, resume
 
 
 def _grads_and_stats(blocks: torch.nn.Module, forward: Callable, x: torch.Tensor
@@ -75,12 +75,12 @@ def test_resume_on_another_device_keeps_the_rng_state_on_the_cpu(tmp_path: Path)
     run.step, run.position = 3, 3
     np.random.seed(7)
     saved_numpy = np.random.get_state()[1].copy()
-    run_state.save_run(run)
+    checkpoint.save_run(run)
     np.random.seed(8)
     fresh = build_run(config, d, _network(config), steps_per_epoch=5)
     fresh.dist = dataclasses.replace(d, device=torch.device("meta"))
-    found = run_state.find_resume("auto", config.out)
-    assert resume_run(fresh, found) == run_state.save_run(run)  # the step-3 file
+    found = checkpoint.find_resume("auto", config.out)
+    assert resume(fresh, found) == checkpoint.save_run(run)  # the step-3 file
     assert fresh.step == 3
     np.testing.assert_array_equal(np.random.get_state()[1], saved_numpy)
     for a, b in zip(run.net.state_dict().values(), fresh.net.state_dict().values(),

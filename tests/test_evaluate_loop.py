@@ -12,8 +12,8 @@ from torch import nn
 
 from inception_v4.data import open_dataset
 from inception_v4.evaluate import collect_predictions, evaluate
+from inception_v4.evaluate.failures import write_report
 from inception_v4.evaluate.loop import select_indices
-from inception_v4.evaluate.report import write_report
 
 CLASSES = ["a", "b", "c", "d"]
 RED = [30, 90, 150, 210]  # class c images are solid red RED[c]

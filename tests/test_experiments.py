@@ -23,7 +23,7 @@ from inception_v4.experiments.report import (
     scaling_verdict,
 )
 from inception_v4.train.distributed import Dist
-from inception_v4.train.loop import validate
+from inception_v4.train.step import validate
 
 
 class _Stub(nn.Module):
@@ -193,7 +193,7 @@ def test_a_stop_signal_ends_the_plan_without_marking_the_run_finished(
         digits_folder: str, tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001
     """Ctrl-C during the first run: the plan stops there, exit 130 naming the checkpoint; no
     summary.json, so the next `experiment` resumes that run instead of skipping it."""
-    from inception_v4.experiments import runner
+    from inception_v4.experiments import plan_runner as runner
 
     calls = []
 

@@ -12,11 +12,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "inception_v4"
 LAYERS = {
     "_version": 0, "layers": 0, "tolerances": 0,
     "models": 1,
-    "weights": 2, "inference": 2, "data": 2,
-    "factory": 3, "evaluate": 3,
-    "train": 4, "export": 4,
-    "experiments": 5, "bench": 5,
-    "timm_compat": 6, "demo": 6, "cli": 6, "__init__": 6, "__main__": 7,
+    "checkpoint": 2,
+    "weights": 3, "inference": 3, "data": 3,
+    "factory": 4, "evaluate": 4,
+    "train": 5, "export": 5,
+    "experiments": 6, "bench": 6,
+    "timm_compat": 7, "demo": 7, "cli": 7, "__init__": 7, "__main__": 8,
 }
 # Command-line modules may import lazily, for start-up time.
 COMMAND_LINE = ("commands", "cli", "__main__", "demo")

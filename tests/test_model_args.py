@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from inception_v4 import create_model
+from inception_v4.checkpoint import MUST_MATCH
 from inception_v4.models import ModelArgs, build_network
 from inception_v4.train import TrainConfig
 from inception_v4.train.config import to_dict
-from inception_v4.train.run_state import MUST_MATCH
 from inception_v4.weights.resolve import from_checkpoint
 
 RECORD = {f.name: f.default for f in fields(ModelArgs)}

@@ -12,7 +12,7 @@ from train_helpers import make_image_folder
 
 from inception_v4 import cli, create_model
 from inception_v4.train import RMSpropTF, TrainConfig, compute_loss, fit, param_groups
-from inception_v4.train import loop as train_loop
+from inception_v4.train import step as train_step_module
 
 TINY = {"width": 0.25, "depth": 0.2, "image_size": 75}
 
@@ -129,7 +129,7 @@ def test_train_non_finite_loss_stops_and_keeps_checkpoint(tmp_path: Path, monkey
                                                           capsys) -> None:  # noqa: ANN001
     data = make_image_folder(tmp_path / "data")
     out = tmp_path / "run"
-    real = train_loop.compute_loss
+    real = train_step_module.compute_loss
     calls = []
 
     def poisoned(output, labels, config):  # noqa: ANN001, ANN202
@@ -137,7 +137,7 @@ def test_train_non_finite_loss_stops_and_keeps_checkpoint(tmp_path: Path, monkey
         loss = real(output, labels, config)
         return loss * float("nan") if len(calls) == 3 else loss
 
-    monkeypatch.setattr(train_loop, "compute_loss", poisoned)
+    monkeypatch.setattr(train_step_module, "compute_loss", poisoned)
     code = cli.main(["train", "--model", "inception_v4", "--data", str(data), "--out", str(out),
                      "--width", "0.25", "--depth", "0.2", "--image-size", "75", "--batch-size",
                      "4", "--workers", "0", "--checkpoint-every", "2", "--epochs", "1"])

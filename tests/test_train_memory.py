@@ -16,8 +16,9 @@ from train_helpers import make_image_folder
 from inception_v4 import cli, create_model
 from inception_v4.models import PoolBranch
 from inception_v4.train import RMSpropTF, TrainConfig, param_groups, step_in_backward
-from inception_v4.train.build import build_net, build_run, new_network
+from inception_v4.train.build import build_net, new_network
 from inception_v4.train.distributed import Dist
+from inception_v4.train.run import build_run
 
 SMALL = {"width": 0.25, "depth": 0.2, "num_classes": 5}
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from inception_v4.evaluate.progress import progress
-from inception_v4.train.progress import eta_seconds, evaluations_left
+from inception_v4.train.records import eta_seconds, evaluations_left
 
 
 @pytest.mark.parametrize(("step", "total", "per_epoch", "every", "left"), [

@@ -11,6 +11,8 @@ from PIL import Image
 from torch import nn
 from train_helpers import make_image_folder
 
+from inception_v4.checkpoint import files, read_training_checkpoint, run_state
+from inception_v4.checkpoint.integrity import seal
 from inception_v4.data import eval_transform, prewhiten
 from inception_v4.train import (
     PAPER_BATCH,
@@ -24,7 +26,6 @@ from inception_v4.train import (
     parse_overrides,
     replace,
 )
-from inception_v4.train import run_state as ckpt
 from inception_v4.train.build import open_splits, set_transforms, start_network
 from inception_v4.train.config import parse_value
 
@@ -204,13 +205,13 @@ def test_checkpoint_round_trip_with_rng_states(tmp_path) -> None:  # noqa: ANN00
     random.seed(3)
     np.random.seed(4)
     torch.manual_seed(5)
-    state = {"model": {"w": torch.arange(3.0)}, "rng": ckpt.rng_state(), "config": {"a": None}}
+    state = {"model": {"w": torch.arange(3.0)}, "rng": run_state.rng_state(), "config": {"a": None}}
     expected = (random.random(), np.random.rand(), torch.rand(1).item())
     path = tmp_path / "checkpoints" / "last.pt"
-    ckpt.save_atomic(state, path)
+    files.save_atomic(state, path)
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temporary left
-    loaded = ckpt.load(path)  # weights_only=True: plain types and tensors only
-    ckpt.set_rng_state(loaded["rng"])
+    loaded = files.load(path)  # weights_only=True: plain types and tensors only
+    run_state.set_rng_state(loaded["rng"])
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
     assert torch.equal(loaded["model"]["w"], torch.arange(3.0))
 
@@ -219,10 +220,28 @@ def test_checkpoint_load_refuses_pickled_objects(tmp_path) -> None:  # noqa: ANN
     path = tmp_path / "evil.pt"
     torch.save({"obj": _Tiny}, path)
     with pytest.raises(Exception, match="[Ww]eights only"):
-        ckpt.load(path)
+        files.load(path)
     with pytest.raises(FileNotFoundError, match="--resume"):
-        ckpt.find_resume(str(tmp_path / "missing.pt"), tmp_path)
-    assert ckpt.find_resume("auto", tmp_path) is None
+        run_state.find_resume(str(tmp_path / "missing.pt"), tmp_path)
+    assert run_state.find_resume("auto", tmp_path) is None
+
+
+def test_checkpoint_of_an_unknown_format_is_refused_with_the_numbers(tmp_path) -> None:  # noqa: ANN001
+    """``format`` is read: a file of a newer format is refused by ``--resume`` (auto and a
+    path) and when read as weights, naming its format and the ones this version reads; one
+    without the key (format 1) is accepted."""
+    path = files.step_path(files.checkpoint_dir(tmp_path), 4)
+    files.save_atomic(seal({"format": run_state.FORMAT + 1, "model": {"w": torch.ones(1)},
+                            "config": {}}), path)
+    wanted = f"format {run_state.FORMAT + 1}; this version of inception-v4 reads formats 1 to"
+    for resume in ("auto", str(path)):
+        with pytest.raises(ValueError, match=wanted):
+            run_state.find_resume(resume, tmp_path)
+    with pytest.raises(ValueError, match=wanted):
+        read_training_checkpoint(path)
+    run_state.check_format({"model": {}}, path)  # an earlier version's file: no key
+    with pytest.raises(ValueError, match="format 'x'"):
+        run_state.check_format({"format": "x"}, path)
 
 
 def test_small_preset_cut_to_three_epochs_reaches_its_peak_and_decays() -> None:

@@ -18,13 +18,14 @@ import time
 
 import torch
 
+from inception_v4 import checkpoint
 from inception_v4.cli import main
-from inception_v4.train import run_state as checkpoint
 
 fit_module = importlib.import_module("inception_v4.train.fit")
+run_module = importlib.import_module("inception_v4.train.run")
 _real_save, _real_save_run = torch.save, checkpoint.save_run
-_real_step, _real_epochs = fit_module.train_step, fit_module.train_epochs
-_real_loader = fit_module.train_loader
+_real_step, _real_steps = fit_module.train_step, fit_module.train_steps
+_real_loader = run_module.train_loader
 RANK = os.environ.get("RANK", "0")
 
 
@@ -85,8 +86,8 @@ def _train_loader(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
     return loader
 
 
-def _train_epochs(run, io):  # noqa: ANN001, ANN202
-    why = _real_epochs(run, io)
+def _train_steps(run):  # noqa: ANN001, ANN202
+    why = _real_steps(run)
     say(f"STOPPED {RANK} {why} {run.step}")
     return why
 
@@ -94,8 +95,8 @@ def _train_epochs(run, io):  # noqa: ANN001, ANN202
 torch.save = _slow_save
 checkpoint.save_run = _save_run
 fit_module.train_step = _train_step
-fit_module.train_epochs = _train_epochs
-fit_module.train_loader = _train_loader
+fit_module.train_steps = _train_steps
+run_module.train_loader = _train_loader
 
 if __name__ == "__main__":
     restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")

@@ -15,10 +15,9 @@ import torch
 from conftest import TINY
 
 from inception_v4 import load_model
+from inception_v4.checkpoint import files, find_resume
 from inception_v4.cli import main
 from inception_v4.train import TrainConfig, fit
-from inception_v4.train import checkpoint_files as files
-from inception_v4.train.run_state import find_resume
 
 
 def _config(data: Path, out: Path, max_steps: int) -> TrainConfig:

@@ -21,8 +21,8 @@ from multinode import TRAIN, Agent, max_difference, wait_until
 from test_kill import ENV, HOOKED, check_files, weights
 from train_helpers import make_image_folder
 
+from inception_v4.checkpoint import files
 from inception_v4.cli import main
-from inception_v4.train import run_state
 
 fit_module = importlib.import_module("inception_v4.train.fit")
 OUTCOME = ("exit 0 naming the checkpoint, written at the step boundary (no completed step "
@@ -51,7 +51,7 @@ def test_sigterm_in_process_stops_at_the_step_and_resumes_bitwise(
     steps, at = 5, 3
     before = signal.getsignal(signal.SIGTERM)
     assert main(["train", *_args(tiny_data, tmp_path / "whole", steps)]) == 0
-    real_step, real_save = fit_module.train_step, run_state.save_atomic
+    real_step, real_save = fit_module.train_step, files.save_atomic
     seen = {"writes": 0, "signalled": False}
 
     def step(run, images, labels):  # noqa: ANN001, ANN202
@@ -67,7 +67,7 @@ def test_sigterm_in_process_stops_at_the_step_and_resumes_bitwise(
         return real_save(obj, path)
 
     monkeypatch.setattr(fit_module, "train_step", step)
-    monkeypatch.setattr(run_state, "save_atomic", save)
+    monkeypatch.setattr(files, "save_atomic", save)
     out = tmp_path / "stopped"
     capsys.readouterr()
     assert main(["train", *_args(tiny_data, out, steps)]) == 0

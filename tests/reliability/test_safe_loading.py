@@ -78,7 +78,7 @@ def test_every_torch_load_in_src_is_weights_only(reliability) -> None:  # noqa: 
                 flag = {k.arg: k.value for k in node.keywords}.get("weights_only")
                 if not (isinstance(flag, ast.Constant) and flag.value is True):
                     bad.append(f"{path}:{node.lineno} torch.load without weights_only=True")
-    assert calls >= 1 and not bad, bad  # one helper: weights.sources.torch_load
+    assert calls >= 1 and not bad, bad  # one helper: checkpoint.files.torch_load
     reliability("safe loading", "torch.load calls in src/ (static check)", calls,
                 "every one passes weights_only=True; no pickle.load anywhere")
 

@@ -20,7 +20,7 @@ from conftest import REPO
 from multinode import ENV, TRAIN, Agent, free_port, max_difference, wait_until
 from train_helpers import make_image_folder
 
-from inception_v4.train.checkpoint_files import step_files
+from inception_v4.checkpoint.files import step_files
 
 SRUN = """#!/bin/bash
 # stand-in for srun on 2 nodes: the command twice, here; signals passed on to both

@@ -12,11 +12,11 @@ import pytest
 import torch
 from conftest import TINY, tiny_args
 
+from inception_v4 import checkpoint
+from inception_v4.checkpoint import CheckpointWriteError, files
 from inception_v4.cli import main
-from inception_v4.train import TrainConfig, fit, loop
-from inception_v4.train import checkpoint_files as files
-from inception_v4.train import run_state as checkpoint
-from inception_v4.train.run_state import CheckpointWriteError
+from inception_v4.train import TrainConfig, fit
+from inception_v4.train import step as train_step_module
 
 
 def _config(data: Path, out: Path, max_steps: int) -> TrainConfig:
@@ -115,14 +115,14 @@ def test_non_finite_loss_stops_at_that_step(tmp_path: Path, tiny_data: Path, bad
                                             reliability) -> None:  # noqa: ANN001
     out = tmp_path / "run"
     calls = {"n": 0}
-    real = loop.compute_loss
+    real = train_step_module.compute_loss
 
     def compute_loss(output, labels, config):  # noqa: ANN001, ANN202
         calls["n"] += 1
         loss = real(output, labels, config)
         return loss * bad if calls["n"] == 3 else loss
 
-    monkeypatch.setattr(loop, "compute_loss", compute_loss)
+    monkeypatch.setattr(train_step_module, "compute_loss", compute_loss)
     assert main(["train", *tiny_args(tiny_data, out, 5)]) == 3
     err = capsys.readouterr().err
     assert f"non-finite loss ({bad})" in err and "at step 3" in err

@@ -13,8 +13,8 @@ from ..evaluate.progress import progress
 from ..inference import HAS_BF16
 from ..models import list_models
 from .contestants import Settings
-from .report import print_data, print_ratios, print_rows
 from .runner import ratios, run_mode
+from .tables import print_data, print_ratios, print_rows
 from .timing import dense_limits, keep_heap, machine
 from .twins import timm_available
 

@@ -1,5 +1,6 @@
 """What every benchmark contestant shares: the settings, the input, the model preparation,
-one training step of the paper's recipe and the model a contestant is built from."""
+one timed training step (``torch.optim.RMSprop`` with the paper's decay and ε, the same for
+every contestant: not the recipe's TF RMSProp) and the model a contestant is built from."""
 
 from __future__ import annotations
 

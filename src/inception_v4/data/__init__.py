@@ -1,11 +1,11 @@
 """Datasets (class folders, tars, embedded, ILSVRC-2012 validation), Inception preprocessing
 and loaders."""
 
+from .batching import build_loader, collate_skipping, shutdown_workers
 from .dataset import ImageDataset
 from .eval_set import EVAL_SPLITS, open_eval_dataset
 from .forms import Layout, detect_layout, open_dataset
 from .images import MAX_PIXELS, BadImageError, decode_image
-from .loader import build_loader, collate_skipping, shutdown_workers
 from .splits import held_out
 from .transforms import (
     create_transform,

@@ -2,11 +2,11 @@
 blacklist subset, prediction and failure analysis."""
 
 from .blacklist import blacklist_mask, read_blacklist, validation_indices
+from .failures import write_report
 from .loading import class_names, load_for_eval
 from .loop import Predictions, collect_predictions, evaluate, summarize_predictions, view_config
 from .metrics import rank_of_true, summarize, topk_correct
 from .predict import ensemble, predict, view_probabilities
-from .report import write_report
 from .views import CROP_COUNTS, crop_definition, view_layout, views
 
 __all__ = [

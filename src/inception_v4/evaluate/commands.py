@@ -20,13 +20,13 @@ from . import embeddings
 from .blacklist import blacklist_mask, read_blacklist
 from .classes import check_class_names
 from .embeddings import SAME_FACE_THRESHOLD, embed, is_embedding, preview, squared_distance
+from .failures import write_report
 from .loading import class_names, load_for_eval
 from .loop import collect_predictions, summarize_predictions, view_config
 from .paper import published_beside
 from .predict import predict
 from .printing import print_table
 from .progress import progress
-from .report import write_report
 from .views import CROP_COUNTS, crop_definition, views
 
 # Errors and accuracies in the JSON are fractions, as in every file the project writes.

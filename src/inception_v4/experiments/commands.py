@@ -63,8 +63,8 @@ def run_experiment(args: argparse.Namespace) -> int:
         return 0
     from ..train.distributed import launch_rank
     from .curves import load_curve
+    from .plan_runner import run_plan
     from .report import residual_report, scaling_report
-    from .runner import run_plan
 
     args.out.mkdir(parents=True, exist_ok=True)
     summaries = run_plan(plan, args.out, args.budget_minutes)

@@ -7,12 +7,12 @@ schedule, parameter averaging, data parallelism, exact resume.
 
 from .config import PAPER_BATCH, TrainConfig, load_preset, parse_overrides, replace
 from .ema import ModelEma
-from .fit import fit, train_one_epoch
-from .loop import NonFiniteLoss, compute_loss, train_step, validate
+from .fit import fit, train_steps
 from .optim import RMSpropTF, build_optimizer, param_groups, step_in_backward
 from .schedule import config_learning_rate, learning_rate
+from .step import NonFiniteLoss, compute_loss, train_step, validate
 
 __all__ = ["PAPER_BATCH", "ModelEma", "NonFiniteLoss", "RMSpropTF", "TrainConfig",
            "build_optimizer", "compute_loss", "config_learning_rate", "fit",
            "learning_rate", "load_preset", "param_groups", "parse_overrides", "replace",
-           "step_in_backward", "train_one_epoch", "train_step", "validate"]
+           "step_in_backward", "train_step", "train_steps", "validate"]

@@ -1,5 +1,6 @@
-"""Building a run: the data splits, the network (from scratch or from pretrained weights),
-its preprocessing, the optimiser, averaging, wrapping."""
+"""The parts a run is built of (:func:`inception_v4.train.run.start_run` puts them
+together): the data splits, the network (from scratch or from pretrained weights), its
+preprocessing, the optimiser, averaging, wrapping."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from . import distributed, finetune
 from .config import TrainConfig
 from .distributed import Dist
 from .ema import ModelEma
-from .loop import Run
 from .optim import build_optimizer, step_in_backward
 
 
@@ -129,7 +129,11 @@ def prepare_net(net: Network, config: TrainConfig, device: torch.device) -> nn.M
     return optimize_for_training(net) if config.channels_last else net
 
 
-def build_run(config: TrainConfig, d: Dist, net: Network, steps_per_epoch: int) -> Run:
+def build_parts(net: Network, config: TrainConfig, d: Dist
+                ) -> tuple[nn.Module, torch.optim.Optimizer, torch.amp.GradScaler,
+                           ModelEma | None]:
+    """``net`` set up to train (:func:`prepare_net`, sync BN, ``--freeze``), its optimiser,
+    grad scaler and parameter average."""
     net = prepare_net(net, config, d.device)
     if config.sync_bn and d.world > 1:
         net = distributed.convert_sync_bn(net, d.device)
@@ -144,9 +148,10 @@ def build_run(config: TrainConfig, d: Dist, net: Network, steps_per_epoch: int) 
             raise ValueError("step_in_backward works in one process only; under torchrun "
                              "drop it (or use grad_checkpointing alone)")
         step_in_backward(optimizer)
-    return Run(config, d, net, net, optimizer, scaler, ema, steps_per_epoch)
+    return net, optimizer, scaler, ema
 
 
 def wrap_model(net: nn.Module, config: TrainConfig, d: Dist) -> nn.Module:
+    """``net`` under DDP (several processes) and ``torch.compile`` (``--compile``)."""
     model = distributed.wrap(net, d)
     return torch.compile(model) if config.compile else model

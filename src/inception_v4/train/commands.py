@@ -122,10 +122,10 @@ def command_line(args: argparse.Namespace) -> list[str]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..checkpoint import CheckpointWriteError
     from .fit import fit
-    from .loop import NonFiniteLoss
     from .preempt import INTERRUPTED
-    from .run_state import CheckpointWriteError
+    from .step import NonFiniteLoss
 
     config = resolve_config(args)
     if args.print_config:

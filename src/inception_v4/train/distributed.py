@@ -163,6 +163,12 @@ def all_max(values: list[float], d: Dist) -> list[float]:
     return t.tolist()
 
 
+def all_min_max(value: float, d: Dist) -> tuple[float, float]:
+    """The smallest and the largest ``value`` over ranks, in one all-reduce."""
+    low, high = all_max([-value, value], d)
+    return -low, high
+
+
 def any_flag(flag: bool, d: Dist) -> bool:
     """True on every rank when ``flag`` is true on any (a stop every rank must share)."""
     return bool(all_max([float(flag)], d)[0])

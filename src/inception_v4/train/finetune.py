@@ -22,13 +22,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..checkpoint.as_weights import RUN_CHECKPOINT
 from ..evaluate.classes import class_mismatch
 from ..models import Network
 from ..models.model_args import ARCHITECTURE
 from ..weights import resolve_model
 from ..weights.pretrained import resolve_source
 from ..weights.sources import WEIGHTS_NAME
-from ..weights.training_checkpoint import RUN_CHECKPOINT
 from .config import TrainConfig, check_freeze
 
 # The config fields that fix the network: they come from the weights (as on resume).

@@ -28,6 +28,8 @@ from typing import Any
 
 from torch import nn
 
+from ..checkpoint.as_weights import checkpoint_state, read_training_checkpoint, run_classes
+from ..checkpoint.integrity import check_part
 from ..models import (
     FeatureExtractor,
     ModelArgs,
@@ -40,12 +42,6 @@ from ..models.preprocessing import pool_size
 from .hub import is_hub_source
 from .pretrained import infer_num_classes, layout_for, load_weights, resolve_source
 from .sources import CONFIG_NAME, Weights, read_weights
-from .training_checkpoint import (
-    check_part,
-    checkpoint_state,
-    read_training_checkpoint,
-    run_classes,
-)
 
 
 def resolve_model(source: str | Path, *, name: str | None = None, ema: bool = False,

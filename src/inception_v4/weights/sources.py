@@ -2,13 +2,13 @@
 
 The file format is told by its first bytes (HDF5, zip or pickle from ``torch.save``,
 safetensors), never by the extension alone; the naming convention by the keys inside.
-Pickles are only ever read with ``torch.load(..., weights_only=True)``.
+Pickles are only ever read with ``torch.load(..., weights_only=True)``
+(:func:`inception_v4.checkpoint.files.torch_load`).
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from ..checkpoint.as_weights import strip_wrappers
+from ..checkpoint.files import torch_load
 from .keras_apps import is_auto_named, keras_fits, positional, read_keras3_weights, to_torch_layout
 
 CONFIG_NAME = "config.json"
@@ -57,33 +59,6 @@ def sniff(path: Path) -> str:
     raise ValueError(
         f"{path}: unrecognised weights file (first bytes {head[:8]!r}); expected safetensors, "
         f"a torch.save file (.pth/.bin) or a Keras HDF5 file (.h5)")
-
-
-def torch_load(path: Path, device: torch.device | str = "cpu") -> Any:
-    """``torch.load(weights_only=True)``, the only way a pickle is read (weights and training
-    checkpoints alike): a file holding other Python objects is refused, never run."""
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(
-            f"refused to load {path}: it holds Python objects other than tensors, and "
-            f"unpickling them could run arbitrary code (torch.load weights_only=True said: "
-            f"{str(err).splitlines()[0]}). Re-save only the state dict, ideally as "
-            f".safetensors, from a copy you trust.") from None
-    except (EOFError, IndexError, KeyError, RuntimeError, ValueError) as err:  # not a pickle
-        raise ValueError(
-            f"{path}: unrecognised weights file, not a readable torch.save file "
-            f"({type(err).__name__}); expected safetensors, a torch.save file (.pth/.bin) or "
-            f"a Keras HDF5 file (.h5)") from None
-
-
-def strip_wrappers(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Keys without the ``module.`` (DataParallel/DDP) and ``_orig_mod.`` (torch.compile)
-    prefixes that every key carries."""
-    for prefix in ("module.", "_orig_mod."):
-        if tensors and all(k.startswith(prefix) for k in tensors):
-            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
-    return tensors
 
 
 def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""Checkpoint files: atomic writes, a checksum inside each file, the newest K kept, and the
+"""Checkpoint files: the one safe ``torch.load``, atomic writes, the newest K kept, and the
 newest good one found again.
 
 ``OUT/checkpoints/`` holds ``step-00000017.pt`` for each of the last ``keep_checkpoints``
@@ -6,17 +6,16 @@ checkpointed steps, ``last.pt`` (the newest) and ``best.pt`` (the best so far), 
 links to a step file (copies where the file system has no links), and ``*.pt.damaged``: files
 ``--resume auto`` found damaged, set aside for inspection and never read again.
 
-Every file is a dict of tensors and plain values (``torch.load(weights_only=True)``) whose
-``"integrity"`` entry holds the SHA-256 of each other entry and of them all
-(:func:`inception_v4.weights.training_checkpoint.seal`). A file that is truncated,
-does not load, or whose contents no longer match that checksum is damaged: the resume reports
-it (file and reason) and takes the next older one. Nothing is deleted but step files older
-than the K newest, and only after a newer one was written.
+A file that is truncated, does not load, or no longer matches its checksum
+(:mod:`.integrity`) is damaged: the resume reports it (file and reason) and takes the next
+older one. Nothing is deleted but step files older than the K newest, and only after a newer
+one was written.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import shutil
 from collections.abc import Callable
@@ -25,8 +24,7 @@ from typing import Any
 
 import torch
 
-from ..weights.sources import torch_load
-from ..weights.training_checkpoint import integrity_problem
+from .integrity import integrity_problem
 
 LAST, BEST = "last.pt", "best.pt"
 _STEP_FILE = re.compile(r"step-(\d+)\.pt")
@@ -120,6 +118,24 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+
+def torch_load(path: Path, device: torch.device | str = "cpu") -> Any:
+    """``torch.load(weights_only=True)``, the only way a pickle is read (weights and training
+    checkpoints alike): a file holding other Python objects is refused, never run."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"refused to load {path}: it holds Python objects other than tensors, and "
+            f"unpickling them could run arbitrary code (torch.load weights_only=True said: "
+            f"{str(err).splitlines()[0]}). Re-save only the state dict, ideally as "
+            f".safetensors, from a copy you trust.") from None
+    except (EOFError, IndexError, KeyError, RuntimeError, ValueError) as err:  # not a pickle
+        raise ValueError(
+            f"{path}: unrecognised weights file, not a readable torch.save file "
+            f"({type(err).__name__}); expected safetensors, a torch.save file (.pth/.bin) or "
+            f"a Keras HDF5 file (.h5)") from None
+
 def load(path: str | Path, device: torch.device | str = "cpu") -> dict:
     """A checkpoint written by :func:`save_atomic`; never unpickles arbitrary objects."""
     path = Path(path)
@@ -188,3 +204,21 @@ def prune(directory: Path, keep: int, newest: int) -> list[Path]:
     for path in older:
         path.unlink(missing_ok=True)
     return older
+
+
+def tidy_after_resume(out: str | Path, resumed: Path, step: int,
+                      damaged: list[tuple[Path, str]]) -> list[Path]:
+    """Rank 0, after a resume from ``resumed`` (at ``step``): damaged files set aside as
+    ``*.damaged``, step files of later steps (an abandoned attempt's) as ``*.superseded``,
+    and ``last.pt`` pointed at ``resumed``. Returns the files moved."""
+    directory = checkpoint_dir(out)
+    moved = [set_aside(p) for p, _ in damaged if p.is_file()]
+    for later_step, path in step_files(directory):
+        if later_step > step and path.resolve() != resumed.resolve():
+            target = path.with_name(path.name + ".superseded")
+            os.replace(path, target)
+            moved.append(target)
+    last = directory / LAST
+    if resumed.parent.resolve() == directory.resolve() and resumed.name != LAST:
+        link_atomic(resumed, last)
+    return moved

@@ -1,42 +1,41 @@
-"""The run state a training checkpoint holds: written atomically, read with
-``torch.load(weights_only=True)`` (reading one as weights: ``weights.training_checkpoint``).
+"""The run state a training checkpoint holds, written by :func:`save_run` and put back by
+:func:`restore_run` for an exact resume.
 
 A checkpoint is a dict of tensors and plain Python values only (no pickled objects), so
-loading never executes code: model and averaged-model state, optimiser and grad-scaler
-state, progress (step, epoch, position within the epoch, training seconds, best error), the
-sampler state (seed, epoch, position) and the RNG states (as tensors), and the config.
+loading never executes code: ``format`` (:data:`FORMAT`), model and averaged-model state,
+optimiser and grad-scaler state, progress (step, epoch, position within the epoch, training
+seconds, best error), the sampler state (seed, epoch, position) and the RNG states (as
+tensors), the config, the run's record (class names, preprocessing, pretrained origin) and
+its checksum (:mod:`.integrity`).
+
+The functions take the training loop's ``Run`` (``inception_v4.train.run``) and read or set
+only the fields named here, so this module does not import ``train``.
 """
 
 from __future__ import annotations
 
-import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..models.model_args import ARCHITECTURE
-from ..weights.training_checkpoint import integrity_problem, seal
-from . import checkpoint_files as files
-from .checkpoint_files import (
-    BEST,
-    LAST,
-    CheckpointWriteError,
-    checkpoint_dir,
-    copy_atomic,
-    load,
-    save_atomic,
-)
-from .config import TRAIN_FIELDS, to_dict
+from . import files
+from .integrity import integrity_problem, seal
 
-if TYPE_CHECKING:
-    from .loop import Run
+FORMAT = 2  # the layout above; a file of a higher one is refused, one without is format 1
 
-__all__ = ["BEST", "LAST", "CheckpointWriteError", "checkpoint_dir", "copy_atomic", "load",
-           "save_atomic"]  # the file helpers, for code that imported them from here
+
+def check_format(state: dict, path: Path) -> None:
+    """ValueError for a checkpoint written in a format this version does not read."""
+    found = state.get("format", 1)
+    if not isinstance(found, int) or isinstance(found, bool) or not 1 <= found <= FORMAT:
+        raise ValueError(f"{path} is a training checkpoint of format {found!r}; this version "
+                         f"of inception-v4 reads formats 1 to {FORMAT}: upgrade inception-v4, "
+                         f"or pass another checkpoint")
 
 
 @dataclass
@@ -61,14 +60,17 @@ def find_resume(resume: str, out: str | Path) -> Resume | None:
     if resume == "never":
         return None
     if resume == "auto":
-        path, state, damaged = files.newest_good(checkpoint_dir(out))
+        path, state, damaged = files.newest_good(files.checkpoint_dir(out))
         if path is None and damaged:
             raise ValueError(
-                f"cannot resume: no usable checkpoint in {checkpoint_dir(out)} ("
+                f"cannot resume: no usable checkpoint in {files.checkpoint_dir(out)} ("
                 + "; ".join(f"{p.name}: {why}" for p, why in damaged)
                 + "). Pass --resume never to start over, or --resume PATH to use a file you "
                 "trust (one without a checksum, written by an earlier version, loads that way)")
-        return None if path is None else Resume(path, state, damaged)
+        if path is None:
+            return None
+        check_format(state, path)
+        return Resume(path, state, damaged)
     path = Path(resume)
     if not path.is_file():
         raise FileNotFoundError(f"--resume {resume}: no such checkpoint; use auto, never or "
@@ -78,25 +80,8 @@ def find_resume(resume: str, out: str | Path) -> Resume | None:
     if problem is not None and not problem.startswith("no checksum"):
         raise ValueError(f"--resume {resume}: {path} is damaged: {problem}; pass an older "
                          f"checkpoint (checkpoints/step-*.pt) or --resume never")
+    check_format(state, path)
     return Resume(path, state, unverified=problem is not None)
-
-
-def tidy_after_resume(out: str | Path, resumed: Path, step: int,
-                      damaged: list[tuple[Path, str]]) -> list[Path]:
-    """Rank 0, after a resume from ``resumed`` (at ``step``): damaged files set aside as
-    ``*.damaged``, step files of later steps (an abandoned attempt's) as ``*.superseded``,
-    and ``last.pt`` pointed at ``resumed``. Returns the files moved."""
-    directory = checkpoint_dir(out)
-    moved = [files.set_aside(p) for p, _ in damaged if p.is_file()]
-    for later_step, path in files.step_files(directory):
-        if later_step > step and path.resolve() != resumed.resolve():
-            target = path.with_name(path.name + ".superseded")
-            os.replace(path, target)
-            moved.append(target)
-    last = directory / LAST
-    if resumed.parent.resolve() == directory.resolve() and resumed.name != LAST:
-        files.link_atomic(resumed, last)
-    return moved
 
 
 def rng_state() -> dict[str, Any]:
@@ -126,18 +111,23 @@ def set_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(cuda)
 
 
-# Fields a resumed run must share with the checkpoint: the network (its name and every
-# architecture field of ModelArgs the config sets), then what fixes the data order and the
-# optimiser; batch_size too unless allow_batch_change (see restore_run).
-MUST_MATCH = ("model", *(k for k in ARCHITECTURE if k in TRAIN_FIELDS), "optimizer",
-              "batch_size", "seed", "image_size", "freeze", "layer_decay")
+# Config fields a resumed run must share with the checkpoint: the network (its name and every
+# architecture field of ModelArgs), then what fixes the data order and the optimiser;
+# batch_size too unless allow_batch_change (see restore_run).
+MUST_MATCH = ("model", *ARCHITECTURE, "optimizer", "batch_size", "seed", "image_size",
+              "freeze", "layer_decay")
 
 
-def snapshot(run: Run) -> dict[str, Any]:
+def config_dict(config: Any) -> dict[str, Any]:
+    """A ``TrainConfig`` as the plain dict a checkpoint holds."""
+    return {f.name: getattr(config, f.name) for f in fields(config)}
+
+
+def snapshot(run: Any) -> dict[str, Any]:
     """Everything needed to continue ``run`` exactly, as tensors and plain values."""
     cfg = run.config
     return {
-        "format": 2,
+        "format": FORMAT,
         "model": run.net.state_dict(),
         "ema": run.ema.state_dict() if run.ema is not None else None,
         "optimizer": run.optimizer.state_dict(),
@@ -149,33 +139,33 @@ def snapshot(run: Run) -> dict[str, Any]:
         "sampler": {"seed": cfg.seed, "epoch": run.epoch, "position": run.position,
                     "batch_size": cfg.batch_size, "world": run.dist.world},
         "rng": rng_state(),
-        "config": to_dict(cfg),
+        "config": config_dict(cfg),
         **run.record,  # the class names, the preprocessing, the pretrained source (build.py)
     }
 
 
-def save_run(run: Run, best: bool = False) -> Path:
+def save_run(run: Any, best: bool = False) -> Path:
     """Write ``step-N.pt`` with its checksum, point ``last.pt`` (and ``best.pt``) at it and
     delete step files beyond the newest ``keep_checkpoints``; rank 0 only. Returns the
     step file's path."""
-    directory = checkpoint_dir(run.config.out)
-    path, last = files.step_path(directory, run.step), directory / LAST
+    directory = files.checkpoint_dir(run.config.out)
+    path, last = files.step_path(directory, run.step), directory / files.LAST
     if run.dist.main:
-        save_atomic(seal(snapshot(run)), path)
+        files.save_atomic(seal(snapshot(run)), path)
         files.link_atomic(path, last)
         if best:
-            files.link_atomic(path, directory / BEST)
+            files.link_atomic(path, directory / files.BEST)
         files.prune(directory, run.config.keep_checkpoints, run.step)
     run.last_checkpoint, run.checkpoint_step = str(last), run.step
     return path
 
 
-def restore_run(run: Run, path: Path, state: dict) -> list[str]:
+def restore_run(run: Any, path: Path, state: dict) -> list[str]:
     """Put ``state`` (loaded from ``path``) into ``run``; returns the config fields that
     differ (allowed ones). Another number of processes is fine (the data order is in global
     batches); another global batch size only with ``allow_batch_change``."""
     saved = state["config"]
-    changed = [k for k, v in to_dict(run.config).items() if saved.get(k, v) != v]
+    changed = [k for k, v in config_dict(run.config).items() if saved.get(k, v) != v]
     must = [k for k in MUST_MATCH if k != "batch_size" or not run.config.allow_batch_change]
     bad = [k for k in changed if k in must]
     if bad:

@@ -1,33 +1,15 @@
-"""A training checkpoint as weights: reading ``checkpoints/last.pt`` / ``best.pt`` and run
-folders (the run state itself is written by :mod:`inception_v4.train.run_state`).
-
-A training checkpoint is a dict with ``"model"`` (a state dict), ``"config"`` (the run's
-``TrainConfig`` as a dict) and optionally ``"ema"`` (the averaged model, ``{"module": ...}``).
-:func:`inception_v4.weights.resolve_model` rebuilds the network from the config (its name
-and the ``ModelArgs`` fields it sets) with the number of classes read off the classifier;
-the run folder's ``config.json`` supplies the class names. Read with
-``torch.load(weights_only=True)`` only.
-
-Checkpoints written by ``inception-v4 train`` carry ``"integrity"``: the SHA-256 of everything
-else in the file (:func:`state_digest`: every tensor's dtype, shape and bytes, every value, in
-order). A file whose contents no longer match it is refused (:func:`check_integrity`);
-checkpoints without one (older ones, other programs') are read as they are.
-"""
+"""A checkpoint's checksum: :func:`seal` records the SHA-256 of every entry and of them all
+(:func:`state_digest`: every tensor's dtype, shape and bytes, every value, in order);
+:func:`integrity_problem` says why a loaded file no longer matches it. Files without one
+(an earlier version's, another program's) are read as they are."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
-
-from .sources import sniff, strip_wrappers, torch_load
-
-RUN_CHECKPOINT = Path("checkpoints") / "last.pt"
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-
 
 INTEGRITY = "integrity"
 
@@ -91,46 +73,3 @@ def check_part(state: dict, key: str, path: Path) -> None:
         raise ValueError(f"{path} is damaged: its {key!r} tensors no longer match the checksum "
                          f"recorded when it was written (flipped or overwritten bytes); use "
                          f"another checkpoint (the run's checkpoints/step-*.pt) or retrain")
-
-
-def is_training_checkpoint(obj: Any) -> bool:
-    return isinstance(obj, dict) and isinstance(obj.get("model"), dict) and "config" in obj
-
-
-def read_training_checkpoint(source: str | Path) -> tuple[Path, dict] | None:
-    """``(path, checkpoint)`` when ``source`` is a training checkpoint or a run folder
-    (``RUN/checkpoints/last.pt``); None for anything else. A pickle holding code is refused
-    (ValueError), never run."""
-    path = Path(source)
-    if path.is_dir() and (path / RUN_CHECKPOINT).is_file():
-        path = path / RUN_CHECKPOINT
-    if not path.is_file() or path.suffix not in CHECKPOINT_SUFFIXES:
-        return None
-    try:
-        kind = sniff(path)
-    except ValueError:
-        return None
-    if kind not in ("torch-zip", "pickle"):
-        return None
-    obj = torch_load(path)
-    return (path, obj) if is_training_checkpoint(obj) else None
-
-
-def checkpoint_state(obj: Any) -> dict[str, torch.Tensor]:
-    """A state dict from ``ckpt["model"]`` or ``ckpt["ema"]`` (``{"module": ...}``)."""
-    if isinstance(obj, dict) and isinstance(obj.get("module"), dict):
-        obj = obj["module"]
-    return strip_wrappers({k: v for k, v in obj.items() if isinstance(v, torch.Tensor)})
-
-
-def run_classes(checkpoint: Path) -> list[str] | None:
-    """Class names from the run folder's ``config.json`` (``RUN/checkpoints/last.pt``)."""
-    for candidate in (checkpoint.parent.parent / "config.json",
-                      checkpoint.parent / "config.json"):
-        try:
-            record = json.loads(candidate.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(record, dict) and isinstance(record.get("classes"), list):
-            return [str(c) for c in record["classes"]]
-    return None

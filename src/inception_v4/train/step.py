@@ -14,8 +14,7 @@ weights updated from a non-finite loss.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -26,8 +25,10 @@ from ..evaluate.progress import progress
 from . import distributed
 from .config import TrainConfig
 from .distributed import Dist
-from .ema import ModelEma
 from .schedule import config_learning_rate
+
+if TYPE_CHECKING:
+    from .run import Run
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -37,35 +38,6 @@ class NonFiniteLoss(FloatingPointError):
     def __init__(self, message: str, step: int) -> None:
         super().__init__(message)
         self.step = step
-
-
-@dataclass
-class Run:
-    """The state of a run; what a checkpoint saves (see ``run_state.snapshot``)."""
-
-    config: TrainConfig
-    dist: Dist
-    net: nn.Module                 # the bare network: checkpoints, averaging, evaluation
-    model: nn.Module               # what the training forward pass calls (DDP / compiled)
-    optimizer: torch.optim.Optimizer
-    scaler: torch.amp.GradScaler
-    ema: ModelEma | None
-    steps_per_epoch: int
-    step: int = 0                  # optimiser steps done
-    epoch: int = 0
-    position: int = 0              # batches consumed in the current epoch
-    seconds: float = 0.0           # training wall time so far (without evaluation)
-    best_err: float = math.inf
-    skipped: int = 0               # unreadable training images skipped this epoch
-    last_checkpoint: str | None = None
-    checkpoint_step: int = 0       # the step last_checkpoint was written at
-    last_eval: dict = field(default_factory=dict)
-    record: dict = field(default_factory=dict)  # classes, preprocessing, pretrained origin
-    nonfinite: torch.Tensor | None = None  # on the device: [first bad step or -1, its loss]
-
-    @property
-    def fractional_epoch(self) -> float:
-        return self.step / self.steps_per_epoch
 
 
 def autocast(device: torch.device, amp: str) -> torch.autocast:
@@ -95,7 +67,8 @@ def prepare(images: torch.Tensor, d: Dist, channels_last: bool) -> torch.Tensor:
 
 
 def train_step(run: Run, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """One optimiser step on one batch; returns the (rank-averaged) loss, detached."""
+    """One optimiser step on one batch at the schedule's learning rate; returns the
+    (rank-averaged) loss, detached."""
     cfg, d = run.config, run.dist
     lr = config_learning_rate(cfg, run.fractional_epoch)
     for group in run.optimizer.param_groups:
@@ -103,7 +76,7 @@ def train_step(run: Run, images: torch.Tensor, labels: torch.Tensor) -> torch.Te
     torch.manual_seed(step_seed(cfg.seed, d.rank, run.step))
     x, y = prepare(images, d, cfg.channels_last), labels.to(d.device, non_blocking=True)
     with autocast(d.device, cfg.amp):
-        loss = compute_loss(run.model(x), y, cfg)
+        loss = compute_loss(run.wrapped(x), y, cfg)
     value = _mean_over_ranks(loss.detach().float(), d)
     note_nonfinite(run, value)
     if cfg.step_in_backward:
