@@ -28,8 +28,12 @@ SAME_FACE_THRESHOLD = 1.1  # squared L2 distance of unit embeddings (FaceNet pap
 
 
 def is_embedding(model: nn.Module) -> bool:
-    """Whether ``model``'s head is an embedding (FaceNet) rather than a classifier."""
-    return getattr(getattr(model, "spec", None), "head", "classifier") == "embedding"
+    """Whether ``model``'s head is an embedding (FaceNet) rather than a classifier. A
+    FaceNet network fine-tuned on classes (``train --pretrained``) carries their names and
+    is a classifier: its head's outputs are those classes' logits."""
+    if getattr(getattr(model, "spec", None), "head", "classifier") != "embedding":
+        return False
+    return not (getattr(model, "pretrained_cfg", None) or {}).get("label_names")
 
 
 @torch.no_grad()
