@@ -35,6 +35,7 @@ class Settings:
     keep_heap: bool = False  # glibc mallopt for the whole process (timing.keep_heap)
     memory_runs: int = 3  # fresh processes per contestant: glibc's peak RSS varies run to run
     runtimes: bool = True  # ONNX Runtime and OpenVINO on our exported graph, when installed
+    int8: bool = True  # the runtimes' int8 (static quantization, calibrated on random images)
 
     @property
     def torch_device(self) -> torch.device:
