@@ -36,7 +36,8 @@ def _passes(name: str, impl: str, config: dict, settings: dict) -> int:
     x = make_input(s, nhwc)
     if config["mode"] == "train":
         y = torch.zeros(s.batch_size, dtype=torch.long, device=s.torch_device)
-        run = training_step(model, x, y, bool(config.get("step_in_backward")))
+        run = training_step(model, x, y, bool(config.get("step_in_backward")),
+                            amp=config.get("amp") == "bf16")
     else:
         model.eval()
 
