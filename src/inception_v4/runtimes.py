@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import importlib
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -193,6 +194,9 @@ def from_onnx(path: Path, model: nn.Module, runtime: str, dtype: str = "float32"
             path = onnxruntime_int8(path, path.with_name(f"{path.stem}-int8.onnx"), calibration)
         session = onnxruntime_session(path, threads)
         return RuntimeNetwork(model, lambda x: session.run(None, {"input": x})[0], runtime, dtype)
+    if dtype == "bfloat16" and not openvino_has_bf16():
+        warnings.warn("OpenVINO has no bf16 kernels on this CPU (it needs AVX512-BF16 or AMX): "
+                      "it computes in float32", stacklevel=2)
     source = openvino_int8(path, calibration) if dtype == "int8" else path
     compiled = openvino_model(source, threads, _OV_PRECISION[dtype])
     request, output = compiled.create_infer_request(), compiled.output(0)
