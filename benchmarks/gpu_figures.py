@@ -33,7 +33,7 @@ def bench_lines(out: Path) -> list[str]:
             c = r["config"]
             dtype = c.get("dtype", "float32") + (" (autocast)" if c.get("amp") else "")
             lines.append(f"| {name} | {r['model']} | {r['mode']} | {r['impl']} | {dtype} | "
-                         f"{'yes' if c.get('compile') else 'no'} | {r['images_per_s']:.1f} |")
+                         f"{'yes' if c.get('compile') else 'no'} | {r['images_per_s']:.3g} |")
         ratios += [f"| {name} | {p['mode']} | {p['ours']} | {p['peer']} | "
                    f"{p['speed_ratio']:.2f}x |" for p in result["ratios"]]
     return lines + [""] + ratios

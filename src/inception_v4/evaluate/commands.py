@@ -147,10 +147,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_model(name: str | None, weights: str, args: argparse.Namespace,
-               ema: bool = False) -> tuple[nn.Module, dict[str, Any]]:
-    """:func:`load_for_eval` at ``--dtype`` on ``--device``, its forward on ``--runtime``
-    (ONNX Runtime and OpenVINO run on the CPU: ``--device auto`` means the CPU for them)."""
+def load_model(name: str | None, weights: str,
+               args: argparse.Namespace) -> tuple[nn.Module, dict[str, Any]]:
+    """:func:`load_for_eval` (``--ema``) at ``--dtype`` on ``--device``, its forward on
+    ``--runtime`` (ONNX Runtime and OpenVINO run on the CPU: ``--device auto`` is the CPU)."""
+    ema = args.ema
     if args.runtime == "torch":
         return load_for_eval(name, weights, ema=ema, device=resolve_device(args.device),
                              dtype=getattr(torch, args.dtype))
@@ -163,7 +164,7 @@ def load_model(name: str | None, weights: str, args: argparse.Namespace,
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    model, info = load_model(args.model, args.weights, args, args.ema)
+    model, info = load_model(args.model, args.weights, args)
     header = {"model": info["model"], "weights": info["weights"], "ema": args.ema,
               "weights_kind": info["kind"], "dtype": args.dtype, "runtime": args.runtime}
     return _evaluate_and_print(args, [model], header)
@@ -184,7 +185,7 @@ def run_ensemble(args: argparse.Namespace) -> int:
     models, members = [], []
     for spec in args.member:
         name, weights = parse_member(spec)
-        model, info = load_model(name, weights, args, args.ema)
+        model, info = load_model(name, weights, args)
         models.append(model)
         members.append({"model": info["model"], "weights": info["weights"],
                         "weights_kind": info["kind"]})
@@ -257,7 +258,7 @@ def _read_image(path: str, failed: list[dict[str, str]]) -> Any:
 def run_predict(args: argparse.Namespace) -> int:
     if args.topk < 1:
         raise ValueError(f"--topk must be >= 1, got {args.topk}")
-    model, info = load_model(args.model, args.weights, args, args.ema)
+    model, info = load_model(args.model, args.weights, args)
     embedding = is_embedding(model)
     if args.embeddings and not embedding:
         raise ValueError(f"--embeddings: {info['model']} is a classifier; its predict output "
