@@ -15,12 +15,17 @@
 #   compile         --compile; compile_recompute: --compile --grad-checkpointing
 #   eval_bf16       evaluate --dtype bfloat16 of the bf16 run
 #   eval_144        evaluate --crops 144 (two images)
-#   bench_infer     bench inference against timm; bench_train: a training step against timm
+#   bench_infer     bench inference against timm (float32, eager)
+#   bench_infer_bf16  ours (bf16, channels-last, compiled) against timm the same
+#   bench_train     a training step against timm, float32 and bf16 autocast, compiled
+#   speed_1gpu      train --amp bf16 --channels-last --compile: images/s from metrics.csv
 #   ddp, ddp_resume with 2+ GPUs: torchrun --sync-bn, then its resume
+#   speed_ddp       with 2+ GPUs: the speed_1gpu run on 2 processes (DDP), its images/s
+#   figures         the speed ratios of the bench runs and the DDP scaling, in figures.md
 # The dry run skips the compile steps (inductor needs minutes on a small CPU; the compiled
 # recompute is tested in tests/test_cuda_paths.py) unless SMOKE_COMPILE=1, and the DDP steps
-# unless SMOKE_DDP=1 (SMOKE_GPUS overrides the GPU count). PYTHON picks the interpreter
-# (default: python).
+# unless SMOKE_DDP=1 (SMOKE_GPUS overrides the GPU count); compiling also leaves the bench
+# and speed steps then. PYTHON picks the interpreter (default: python).
 set -euo pipefail
 
 DEVICE=cuda
@@ -105,8 +110,15 @@ step eval_144 "${CLI[@]}" "${EVAL[@]}" --crops 144 --limit 2 --json "$OUT/eval_1
 BENCH_ALL=(bench --model inception_v4 --device "$DEVICE" --compare timm --no-runtimes
            "${BENCH[@]}")
 [ "${DEVICE%%:*}" = cpu ] && BENCH_ALL+=(--no-memory)
+FAST=(); [ "$COMPILE" = 1 ] && FAST=(--compile)  # "${FAST[@]+...}": set -u and bash < 4.4
 step bench_infer "${CLI[@]}" "${BENCH_ALL[@]}" --mode infer --json "$OUT/bench_infer.json"
-step bench_train "${CLI[@]}" "${BENCH_ALL[@]}" --mode train --json "$OUT/bench_train.json"
+step bench_infer_bf16 "${CLI[@]}" "${BENCH_ALL[@]}" --mode infer --dtype bfloat16 \
+    ${FAST[@]+"${FAST[@]}"} --json "$OUT/bench_infer_bf16.json"
+step bench_train "${CLI[@]}" "${BENCH_ALL[@]}" --mode train ${FAST[@]+"${FAST[@]}"} \
+    --json "$OUT/bench_train.json"
+SPEED=("${TRAIN[@]}" "${BF16[@]}" ${FAST[@]+"${FAST[@]}"} --checkpoint-every 0
+       --max-steps $((3 * STEPS)))
+step speed_1gpu "${CLI[@]}" "${SPEED[@]}" --out "$OUT/speed_1gpu"
 if [ "$DDP" = 1 ]; then
     NPROC=$([ "$GPUS" -ge 2 ] && echo "$GPUS" || echo 2)
     RUN=("$PY" -m torch.distributed.run --standalone --nproc-per-node "$NPROC" -m inception_v4)
@@ -114,5 +126,8 @@ if [ "$DDP" = 1 ]; then
         --batch-size $((BATCH * NPROC))
     step ddp_resume "${RUN[@]}" "${TRAIN[@]}" --sync-bn --out "$OUT/ddp" \
         --max-steps $((2 * STEPS)) --batch-size $((BATCH * NPROC))
+    step speed_ddp "${RUN[@]}" "${SPEED[@]}" --out "$OUT/speed_ddp" \
+        --batch-size $((BATCH * NPROC))
 fi
-[ "$LIST" = 1 ] || echo "all steps passed; log: $LOG" | tee -a "$LOG"
+step figures "$PY" "$(dirname "$0")/gpu_figures.py" "$OUT"
+[ "$LIST" = 1 ] || { cat "$OUT/figures.md"; echo "all steps passed; log: $LOG" | tee -a "$LOG"; }

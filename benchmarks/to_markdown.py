@@ -10,22 +10,32 @@ import sys
 from pathlib import Path
 
 
+def _judged(row: dict) -> str:
+    err = row.get("max_rel_err")
+    if err is None:
+        return "-"
+    bound = row.get("rel_tol")
+    mark = "" if bound is None else (" ✓" if err <= bound else f" ✗ (> {bound:.0e})")
+    return f"{err:.1e}{mark}"
+
+
 def speed_table(rows: list[dict]) -> list[str]:
-    out = ["| model | mode | contestant | images/s | ms/batch | GFLOP/s | % of limit | "
-           "max rel. error | peak MiB |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    """One row per contestant; the error is marked against its dtype's bound (✓ within)."""
+    out = ["| model | mode | contestant | dtype | images/s | ms/batch | GFLOP/s | % of limit | "
+           "max rel. error | peak MiB |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         mem = f"{r['memory_mb']:.0f}" if r.get("memory_mb") is not None else "-"
         frac = r.get("peak_fraction")
-        err = r.get("max_rel_err")
-        out.append(f"| {r['model']} | {r['mode']} | {r['impl']} | {r['images_per_s']:.2f} | "
-                   f"{r['latency_ms']:.0f} | {r['gflops']:.0f} | "
-                   f"{'-' if frac is None else f'{100 * frac:.1f}'} | "
-                   f"{'-' if err is None else f'{err:.1e}'} | {mem} |")
+        dtype = r["config"].get("dtype", "float32")
+        dtype += " (autocast)" if r["config"].get("amp") else ""
+        out.append(f"| {r['model']} | {r['mode']} | {r['impl']} | {dtype} | "
+                   f"{r['images_per_s']:.2f} | {r['latency_ms']:.0f} | {r['gflops']:.0f} | "
+                   f"{'-' if frac is None else f'{100 * frac:.1f}'} | {_judged(r)} | {mem} |")
     return out
 
 
 def ratio_table(pairs: list[dict]) -> list[str]:
-    """Ours over the fastest of each peer family (timm, the runtimes at fp32 and bf16)."""
+    """Ours over the fastest of each peer family of the same dtype (timm; the runtimes)."""
     out = ["| model | mode | ours | peer | speed ours/peer | memory ours/peer |",
            "|---|---|---|---|---:|---:|"]
     for p in pairs:
@@ -52,6 +62,10 @@ def main(path: str) -> None:
           f" timm {m.get('timm', '-')}, {result['settings']['threads']} threads; load average "
           f"(1/5/15 min) {m.get('load_avg_1_5_15')} at start, "
           f"{after.get('load_avg_1_5_15', '?')} at end.\n")
+    flags = " ".join(m.get("cpu_flags", [])) or "none"
+    print(f"CPU flags (vector and matrix): {flags}; torch's CPU capability: "
+          f"{m.get('cpu_capability', '?')}; onnxruntime {m.get('onnxruntime', '-')}, "
+          f"openvino {m.get('openvino', '-')}, nncf {m.get('nncf', '-')}.\n")
     if result.get("rows"):
         for dtype, limit in result["limit_gflops"].items():
             kernels = ", ".join(f"{k} {v:.0f}" for k, v in result["dense_limits_before"][dtype]

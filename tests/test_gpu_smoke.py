@@ -33,16 +33,23 @@ def test_gpu_smoke_plan_covers_every_cuda_path(tmp_path: Path) -> None:
     assert list(steps) == [
         "train_bf16", "resume_bf16", "resume_bf16_resumed", "resume_exact",
         "resume_exact_compare", "train_fp16", "compile", "compile_recompute", "eval_bf16",
-        "eval_144", "bench_infer", "bench_train", "ddp", "ddp_resume"]
+        "eval_144", "bench_infer", "bench_infer_bf16", "bench_train", "speed_1gpu", "ddp",
+        "ddp_resume", "speed_ddp", "figures"]
     assert "--amp bf16 --channels-last" in steps["train_bf16"]
     assert "--amp fp16" in steps["train_fp16"] and "optimizer=rmsprop_tf" in steps["train_fp16"]
     assert "--compile --grad-checkpointing" in steps["compile_recompute"]
     assert "--dtype bfloat16" in steps["eval_bf16"] and "--crops 144" in steps["eval_144"]
-    for name in ("bench_infer", "bench_train"):
+    for name in ("bench_infer", "bench_infer_bf16", "bench_train"):
         assert "--device cuda" in steps[name] and "--compare timm" in steps[name]
+    # ours against timm at bf16, channels-last (ours always; timm's -cl rows), compiled
+    assert "--dtype bfloat16 --compile" in steps["bench_infer_bf16"]
+    assert "--mode train --compile" in steps["bench_train"]  # float32 and bf16 autocast rows
+    for name in ("speed_1gpu", "speed_ddp"):
+        assert "--amp bf16 --channels-last --compile" in steps[name]
     assert "--nproc-per-node 2" in steps["ddp"] and "--sync-bn" in steps["ddp_resume"]
+    assert "--nproc-per-node 2" in steps["speed_ddp"] and "gpu_figures.py" in steps["figures"]
     one_gpu = _steps(_smoke("--list", "--out", str(tmp_path), env={"SMOKE_GPUS": "1"}))
-    assert "ddp" not in one_gpu and "compile" in one_gpu
+    assert "ddp" not in one_gpu and "speed_ddp" not in one_gpu and "compile" in one_gpu
     assert _smoke("--bogus").returncode == 2
 
 
@@ -56,3 +63,7 @@ def test_gpu_smoke_cpu_dry_run_passes(tmp_path: Path) -> None:
     assert "ok resume_exact_compare" in proc.stdout
     assert proc.stdout.rstrip().endswith(f"all steps passed; log: {tmp_path}/smoke/smoke.log")
     assert (tmp_path / "smoke" / "bench_train.json").is_file()
+    figures = (tmp_path / "smoke" / "figures.md").read_text()
+    assert "| bench_train | train | ours-amp | timm-cl-amp |" in figures
+    assert "| bench_infer_bf16 | infer | ours | timm" in figures
+    assert "| speed_1gpu |" in figures

@@ -4,6 +4,7 @@ plain model, checkpointed training against plain training, the benchmark's share
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -236,10 +237,10 @@ def test_timm_twin_shares_weights_and_outputs() -> None:
 # with bf16). OpenVINO is asked for a bf16 model on every CPU, so that two compiled models
 # exist everywhere (a CPU without bf16 runs the hint at f32): two Cores, destroyed in creation
 # order, left the main thread's alternate signal stack dangling, and the SIGCHLD of the first
-# exiting DataLoader worker killed the process (bench.runtimes.openvino_core).
+# exiting DataLoader worker killed the process (inception_v4.runtimes.openvino_core).
 BENCH_THEN_TRAIN = """
 import sys
-from inception_v4.bench import runtimes
+from inception_v4 import runtimes
 from inception_v4.cli import main
 runtimes.openvino_has_bf16 = lambda: True
 assert main(["bench", "--model", "inception_resnet_v1", "--mode", "infer", "--compare", "none",
@@ -265,7 +266,9 @@ def test_bench_command_writes_rows_and_json_then_training_runs(tmp_path) -> None
         f"exit {done.returncode} (negative: killed by that signal)\n{done.stderr[-3000:]}")
     result = json.loads(out.read_text())
     rows = {r["impl"]: r for r in result["rows"]}
-    assert {"ours", "ort", "openvino", "openvino-bf16"} <= set(rows)
+    assert {"ours", "ort", "ort-int8", "openvino", "openvino-bf16"} <= set(rows)
+    if importlib.util.find_spec("nncf") is not None:
+        assert "openvino-int8" in rows
     row = rows["ours"]
     assert len(row["times_s"]) == 2
     median = statistics.median(row["times_s"])

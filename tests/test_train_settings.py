@@ -4,6 +4,7 @@ so instead of reporting a silent 0 images/s."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -54,3 +55,26 @@ def test_rerunning_a_finished_run_says_so(tmp_path: Path,
     assert f"{tmp_path / 'run'} already holds a finished run (2 steps): nothing was trained" \
         in again
     assert "images/s" not in again
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_small_preset_uses_bf16_autocast_only_where_the_cpu_has_native_bf16(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    """``amp = "auto"`` (the small preset's): bf16 autocast on a CPU with AVX512-BF16 or AMX,
+    float32 elsewhere (oneDNN emulates bf16 there, slower than float32). The CPU's
+    capability is faked both ways; the run records what it used."""
+    import torch
+
+    from inception_v4.train.build import native_bf16
+
+    assert load_preset("small").amp == "auto"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert native_bf16(torch.device("cpu")) is native
+    data = make_image_folder(tmp_path / "data", classes=2, train=4, val=2)
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "small", "--data", str(data), "--out", str(out),
+                 "--width", "0.25", "--depth", "0.2", "--image-size", "75", "--batch-size",
+                 "4", "--max-steps", "1", "--workers", "0", "--device", "cpu"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"]["amp"] == ("bf16" if native else "off")

@@ -1,8 +1,9 @@
 """inception-v4: Inception-v4, Inception-ResNet-v1 and -v2 (Szegedy et al., arXiv 1602.07261).
 
-The package reads bottom-up (docs/architecture.md): ``layers`` ← ``models`` ← {``weights``,
-``inference``, ``data``} ← ``evaluate`` ← {``train``, ``export``} ← {``experiments``,
-``bench``} ← ``cli``. This module only re-exports the public entry points, each imported on
+The package reads bottom-up (docs/architecture.md): ``layers`` ← ``models`` ←
+``checkpoint`` ← {``weights``, ``inference``, ``data``} ← ``evaluate`` ← {``train``,
+``export``} ← ``runtimes`` ← {``experiments``, ``bench``} ← ``cli``. This module only
+re-exports the public entry points, each imported on
 first use (PEP 562), so that ``import inception_v4.cli`` (the console script, whose
 ``--help`` needs no PyTorch) stays fast; ``inception_v4.create_model`` etc. work as always.
 """
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .factory import create_model
     from .inference import optimize_for_inference
     from .models import list_models, optimize_for_training
+    from .runtimes import on_runtime
     from .weights import load_model, load_pretrained, resolve_model, save_pretrained
 
 # public name → the module that defines it
@@ -25,11 +27,11 @@ _EXPORTS = {
     "create_model": ".factory", "optimize_for_inference": ".inference",
     "list_models": ".models", "optimize_for_training": ".models",
     "load_model": ".weights", "load_pretrained": ".weights", "resolve_model": ".weights",
-    "save_pretrained": ".weights",
+    "save_pretrained": ".weights", "on_runtime": ".runtimes",
 }
 
 __all__ = ["__version__", "create_model", "list_models", "load_model", "load_pretrained",
-           "optimize_for_inference", "optimize_for_training", "resolve_model",
+           "on_runtime", "optimize_for_inference", "optimize_for_training", "resolve_model",
            "save_pretrained"]
 
 

@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip the peak-memory child processes")
     p.add_argument("--no-runtimes", dest="runtimes", action="store_false",
                    help="leave out ONNX Runtime and OpenVINO (on our exported graph)")
+    p.add_argument("--no-int8", dest="int8", action="store_false",
+                   help="leave out the int8 contestants (their quantization takes a while)")
     p.add_argument("--memory-runs", type=int, default=3,
                    help="fresh child processes per contestant; peak memory is their median")
     p.add_argument("--data", default=None, metavar="DIR",
@@ -73,7 +75,8 @@ def _settings(args: argparse.Namespace) -> Settings:
                          "--compare none")
     return Settings(args.batch_size, args.image_size, args.device, args.dtype, args.threads,
                     args.warmup, args.repeats, args.compile, args.memory, args.compare,
-                    args.matmul_size, args.keep_heap, args.memory_runs, args.runtimes)
+                    args.matmul_size, args.keep_heap, args.memory_runs, args.runtimes,
+                    args.int8)
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ class Settings:
     keep_heap: bool = False  # glibc mallopt for the whole process (timing.keep_heap)
     memory_runs: int = 3  # fresh processes per contestant: glibc's peak RSS varies run to run
     runtimes: bool = True  # ONNX Runtime and OpenVINO on our exported graph, when installed
+    int8: bool = True  # the runtimes' int8 (static quantization, calibrated on random images)
 
     @property
     def torch_device(self) -> torch.device:
@@ -91,22 +92,28 @@ def maybe_compile(model: nn.Module, s: Settings) -> nn.Module:
 
 
 def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                  in_backward: bool = False) -> Callable[[], None]:
+                  in_backward: bool = False, amp: bool = False) -> Callable[[], None]:
     """One timed training step: cross-entropy and ``torch.optim.RMSprop`` with the paper's
     decay 0.9 and ε 1.0, the same for every contestant. It is not the paper's TF RMSProp
     (``train.RMSpropTF``: ε inside the square root, other arithmetic; ``train/optim.py``), so
     it times a step, not the recipe. With ``in_backward`` the optimiser steps inside
-    backward (``train.step_in_backward``)."""
+    backward (``train.step_in_backward``); with ``amp`` forward and loss run under bf16
+    autocast, as ``train --amp bf16`` runs them."""
     opt = torch.optim.RMSprop(model.parameters(), lr=0.045, alpha=0.9, eps=1.0)
     model.train()
+
+    def loss() -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+            return F.cross_entropy(model(x), y)
+
     if in_backward:
         step_in_backward(opt)
-        return lambda: F.cross_entropy(model(x), y).backward()
+        return lambda: loss().backward()
 
     def step() -> None:
-        loss = F.cross_entropy(model(x), y)
+        value = loss()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         opt.step()
     return step
 
@@ -120,6 +127,8 @@ def build_contestant(name: str, impl: str, config: dict) -> nn.Module:
     model = build_network(name, drop_rate=DROP_RATE)
     if config.get("optimized"):
         optimize_for_training(model, checkpointing=bool(config.get("checkpointing")))
-    return optimize_for_inference(model) if config.get("fused") else model
+    if not config.get("fused"):
+        return model
+    return optimize_for_inference(model, dtype=getattr(torch, config.get("dtype", "float32")))
 
 

@@ -30,13 +30,18 @@ def _passes(name: str, impl: str, config: dict, settings: dict) -> int:
     s = Settings(**settings)  # keep_heap is not applied: memory is measured as glibc ships
     torch.set_num_threads(s.threads)
     nhwc = bool(config.get("channels_last"))
-    model = prepare(build_contestant(name, impl, config), s, nhwc)
+    model = build_contestant(name, impl, config)
+    if config.get("fused") and config.get("dtype", s.dtype) != s.dtype:
+        model = model.to(s.torch_device)  # built in its own dtype by optimize_for_inference
+    else:
+        model = prepare(model, s, nhwc)
     if s.compile:
         model = torch.compile(model)
     x = make_input(s, nhwc)
     if config["mode"] == "train":
         y = torch.zeros(s.batch_size, dtype=torch.long, device=s.torch_device)
-        run = training_step(model, x, y, bool(config.get("step_in_backward")))
+        run = training_step(model, x, y, bool(config.get("step_in_backward")),
+                            amp=config.get("amp") == "bf16")
     else:
         model.eval()
 

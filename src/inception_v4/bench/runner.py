@@ -12,13 +12,16 @@ from __future__ import annotations
 import copy
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ..inference import HAS_BF16, optimize_for_inference
 from ..models import build_network, optimize_for_training
 from ..models.complexity import count_macs
+from ..tolerances import rel_tol
 from .contestants import (
     DROP_RATE,
     Contestant,
@@ -81,7 +84,8 @@ def max_rel_errors(contestants: list[Contestant], reference: torch.Tensor) -> di
 
 def train_contestants(name: str, s: Settings) -> tuple[list[Contestant], int]:
     """Ours (optimize_for_training; with activation checkpointing; with checkpointing and the
-    optimiser step in backward) against timm's plain and NHWC models."""
+    optimiser step in backward) against timm's plain and NHWC models; at float32 also ours
+    and timm NHWC under bf16 autocast (``train --amp bf16``)."""
     ours = build_network(name, drop_rate=DROP_RATE)
     theirs = timm_twin(name, ours, DROP_RATE, s.image_size) if s.compare == "timm" else None
     macs = 3 * count_macs(ours, s.image_size)
@@ -90,22 +94,32 @@ def train_contestants(name: str, s: Settings) -> tuple[list[Contestant], int]:
     ckpt = optimize_for_training(copy.deepcopy(ours), checkpointing=True)
     lean = optimize_for_training(copy.deepcopy(ours), checkpointing=True)
     fast = {"mode": "train", "channels_last": True, "optimized": True}
+    amp = s.dtype == "float32"  # autocast beside float32; a bf16 model is bf16 throughout
+    bf16 = {"amp": "bf16", "dtype": "bfloat16"}
+
+    def fast_step(model: nn.Module, autocast: bool = False) -> Callable[[], None]:
+        model = maybe_compile(prepare(optimize_for_training(model), s, True), s)
+        return training_step(model, x_cl, y, amp=autocast)
+
     out = [
-        Contestant("ours", "ours", training_step(
-            maybe_compile(prepare(optimize_for_training(ours), s, True), s), x_cl, y), fast),
+        Contestant("ours", "ours", fast_step(copy.deepcopy(ours)), fast),
         Contestant("ours-ckpt", "ours", training_step(prepare(ckpt, s, True), x_cl, y),
                    {**fast, "checkpointing": True}),
         Contestant("ours-lean", "ours", training_step(prepare(lean, s, True), x_cl, y, True),
                    {**fast, "checkpointing": True, "step_in_backward": True}),
     ]
+    out += [Contestant("ours-amp", "ours", fast_step(ours, True), {**fast, **bf16})] if amp else []
     if theirs is not None:
+        nhwc = {"mode": "train", "channels_last": True}
         out += [
             Contestant("timm", "timm", training_step(
                 maybe_compile(prepare(theirs, s, False), s), x, y), {"mode": "train"}),
             Contestant("timm-cl", "timm", training_step(
-                maybe_compile(prepare(channels_last(theirs), s, True), s), x_cl, y),
-                {"mode": "train", "channels_last": True}),
+                maybe_compile(prepare(channels_last(theirs), s, True), s), x_cl, y), nhwc),
         ]
+        out += [Contestant("timm-cl-amp", "timm", training_step(maybe_compile(
+            prepare(channels_last(theirs), s, True), s), x_cl, y, amp=True),
+            {**nhwc, **bf16})] if amp else []
     return out, macs
 
 
@@ -124,9 +138,10 @@ def run_mode(name: str, mode: str, s: Settings) -> list[dict]:
     for c in contestants:
         t = statistics.median(times[c.label])
         gflops = 2 * macs * s.batch_size / t / 1e9
+        config = {"dtype": s.dtype, **c.config, "compile": s.compile}
         row = {"model": name, "mode": mode, "impl": c.label, "images_per_s": s.batch_size / t,
-               "latency_ms": 1e3 * t, "gflops": gflops, "max_rel_err": errors.get(c.label),
-               "times_s": times[c.label], "config": {**c.config, "compile": s.compile}}
+               "latency_ms": 1e3 * t, "gflops": gflops, "times_s": times[c.label],
+               "config": config, **judged(errors.get(c.label), config["dtype"])}
         if s.memory and c.memory:
             runs = [measure_memory(name, c.impl, row["config"], s) for _ in range(s.memory_runs)]
             row["memory_mb"], row["memory_runs_mb"] = statistics.median(runs), runs
@@ -134,18 +149,29 @@ def run_mode(name: str, mode: str, s: Settings) -> list[dict]:
     return rows
 
 
+def judged(error: float | None, dtype: str) -> dict:
+    """The row's max relative error, its dtype's bound (``inception_v4.tolerances``) and
+    whether the error is within it (None: not an inference row)."""
+    if error is None:
+        return {"max_rel_err": None}
+    return {"max_rel_err": error, "rel_tol": rel_tol(dtype), "within_tol": error <= rel_tol(dtype)}
+
+
+def row_dtype(row: dict) -> str:
+    """What a row computes in: float32, bfloat16 (a bf16 graph or bf16 autocast) or int8."""
+    return row["config"].get("dtype", "float32")
+
+
 def peer_family(row: dict) -> str | None:
-    """Which peers a row belongs to: ``timm``, ``runtime-float32``, ``runtime-bfloat16``;
-    None for ours."""
+    """Which peers a row belongs to: ``timm-DTYPE`` or ``runtime-DTYPE``; None for ours."""
     if row["impl"].startswith("timm"):
-        return "timm"
-    runtime = row["config"].get("runtime")
-    return f"runtime-{row['config'].get('dtype', 'float32')}" if runtime else None
+        return f"timm-{row_dtype(row)}"
+    return f"runtime-{row_dtype(row)}" if row["config"].get("runtime") else None
 
 
 def ratios(rows: list[dict]) -> list[dict]:
-    """Each of our contestants over the fastest of each peer family (timm; the runtimes at
-    float32; at bf16), per network and mode: speed, and memory against timm's lower."""
+    """Each of our contestants over the fastest of each peer family of its dtype (timm; the
+    runtimes), per network and mode: speed, and memory against the family's lowest."""
     out = []
     for (model, mode) in dict.fromkeys((r["model"], r["mode"]) for r in rows):
         group = [r for r in rows if (r["model"], r["mode"]) == (model, mode)]
@@ -154,7 +180,9 @@ def ratios(rows: list[dict]) -> list[dict]:
             peers = [r for r in group if peer_family(r) == family]
             best = max(peers, key=lambda r: r["images_per_s"])
             mem = [t["memory_mb"] for t in peers if t.get("memory_mb")]
-            for r in (r for r in group if peer_family(r) is None):
+            for r in group:
+                if peer_family(r) is not None or not family.endswith(f"-{row_dtype(r)}"):
+                    continue
                 item = {"model": model, "mode": mode, "ours": r["impl"], "peer": best["impl"],
                         "family": family, "speed_ratio": r["images_per_s"] / best["images_per_s"]}
                 if r.get("memory_mb") and mem:

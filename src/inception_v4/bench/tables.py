@@ -15,18 +15,26 @@ def _err(value: float | None) -> str:
     return "-" if value is None else f"{value:.1e}"
 
 
+def _judged(row: dict) -> str:
+    if row.get("max_rel_err") is None:
+        return "-"
+    return "ok" if row["within_tol"] else f"> {row['rel_tol']:.0e}"
+
+
 def print_rows(rows: list[dict], limit: dict[str, float]) -> None:
-    """One line per contestant: speed, latency, GFLOP/s, share of the dense-kernel limit of
-    its dtype, max relative logit error against eager float32, memory."""
+    """One line per contestant: its dtype, speed, latency, GFLOP/s, share of the dense-kernel
+    limit of its dtype, max relative logit error against eager float32 and whether that is
+    within its dtype's bound (inception_v4.tolerances), memory."""
     for dtype, gflops in limit.items():
         print(f"dense-kernel limit {dtype} (best of matmul, 1x1 and 3x3 conv): "
               f"{gflops:.1f} GFLOP/s")
-    print(f"{'model':22s} {'mode':5s} {'impl':12s} {'img/s':>8s} {'ms/batch':>9s} "
-          f"{'GFLOP/s':>8s} {'%limit':>6s} {'rel err':>8s} {'mem MiB':>8s}")
+    print(f"{'model':20s} {'mode':5s} {'impl':14s} {'dtype':8s} {'img/s':>7s} {'ms/batch':>8s} "
+          f"{'GFLOP/s':>7s} {'%limit':>6s} {'rel err':>8s} {'bound':>7s} {'mem MiB':>7s}")
     for r in rows:
-        print(f"{r['model']:22s} {r['mode']:5s} {r['impl']:12s} {r['images_per_s']:8.2f} "
-              f"{r['latency_ms']:9.1f} {r['gflops']:8.1f} {_pct(r['peak_fraction']):>6s} "
-              f"{_err(r.get('max_rel_err')):>8s} {_mem(r):>8s}")
+        print(f"{r['model']:20s} {r['mode']:5s} {r['impl']:14s} {r['config']['dtype']:8s} "
+              f"{r['images_per_s']:7.2f} {r['latency_ms']:8.1f} {r['gflops']:7.1f} "
+              f"{_pct(r['peak_fraction']):>6s} {_err(r.get('max_rel_err')):>8s} "
+              f"{_judged(r):>7s} {_mem(r):>7s}")
 
 
 def print_ratios(pairs: list[dict]) -> None:

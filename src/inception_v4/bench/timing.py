@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-import importlib
+import importlib.metadata
 import os
 import platform
 import resource
@@ -162,10 +162,10 @@ def machine(device: torch.device | str = "cpu") -> dict[str, object]:
         info["gpu"] = torch.cuda.get_device_name(device)
     info["cpu_flags"] = vector_flags()
     info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
-    for package in ("timm", "onnxruntime", "openvino"):
+    for package in ("timm", "onnxruntime", "openvino", "nncf"):
         try:
-            info[package] = importlib.import_module(package).__version__
-        except ImportError:
+            info[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
             pass
     return info
 

@@ -16,6 +16,7 @@ from ..data import BadImageError, decode_image, open_eval_dataset
 from ..data.eval_set import EVAL_SPLITS
 from ..data.image_sources import image_files
 from ..models import list_models
+from ..runtimes import RUNTIMES, check_runtime, on_runtime
 from . import embeddings
 from .blacklist import blacklist_mask, read_blacklist
 from .classes import check_class_names
@@ -82,6 +83,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _add_dtype(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                    help="bfloat16: the fused graph computing in bf16 (float32 in and out)")
+    p.add_argument("--runtime", choices=RUNTIMES, default="torch",
+                   help="what runs the network's forward pass: torch (default), or ONNX "
+                        "Runtime (float32) / OpenVINO (float32, bfloat16) on our exported "
+                        "graph, on the CPU; preprocessing and crops are the same "
+                        "(pip install 'inception-v4[runtimes]')")
 
 
 def _add_quiet(p: argparse.ArgumentParser) -> None:
@@ -141,12 +147,26 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def load_model(name: str | None, weights: str,
+               args: argparse.Namespace) -> tuple[nn.Module, dict[str, Any]]:
+    """:func:`load_for_eval` (``--ema``) at ``--dtype`` on ``--device``, its forward on
+    ``--runtime`` (ONNX Runtime and OpenVINO run on the CPU: ``--device auto`` is the CPU)."""
+    ema = args.ema
+    if args.runtime == "torch":
+        return load_for_eval(name, weights, ema=ema, device=resolve_device(args.device),
+                             dtype=getattr(torch, args.dtype))
+    check_runtime(args.runtime, args.dtype)
+    if args.device not in ("auto", "cpu"):
+        raise ValueError(f"--runtime {args.runtime} runs on the CPU; drop --device "
+                         f"{args.device}, or use --runtime torch on {args.device}")
+    model, info = load_for_eval(name, weights, ema=ema, device="cpu")
+    return on_runtime(model, args.runtime, args.dtype), {**info, "dtype": args.dtype}
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    model, info = load_for_eval(args.model, args.weights, ema=args.ema,
-                                device=resolve_device(args.device),
-                                dtype=getattr(torch, args.dtype))
+    model, info = load_model(args.model, args.weights, args)
     header = {"model": info["model"], "weights": info["weights"], "ema": args.ema,
-              "weights_kind": info["kind"], "dtype": args.dtype}
+              "weights_kind": info["kind"], "dtype": args.dtype, "runtime": args.runtime}
     return _evaluate_and_print(args, [model], header)
 
 
@@ -162,17 +182,15 @@ def parse_member(spec: str) -> tuple[str | None, str]:
 
 
 def run_ensemble(args: argparse.Namespace) -> int:
-    device = resolve_device(args.device)
     models, members = [], []
     for spec in args.member:
         name, weights = parse_member(spec)
-        model, info = load_for_eval(name, weights, ema=args.ema, device=device,
-                                    dtype=getattr(torch, args.dtype))
+        model, info = load_model(name, weights, args)
         models.append(model)
         members.append({"model": info["model"], "weights": info["weights"],
                         "weights_kind": info["kind"]})
     header = {"model": f"ensemble of {len(models)}", "members": members, "ema": args.ema,
-              "dtype": args.dtype,
+              "dtype": args.dtype, "runtime": args.runtime,
               "rule": "arithmetic mean of softmax probabilities over crops, then members"}
     return _evaluate_and_print(args, models, header)
 
@@ -240,9 +258,7 @@ def _read_image(path: str, failed: list[dict[str, str]]) -> Any:
 def run_predict(args: argparse.Namespace) -> int:
     if args.topk < 1:
         raise ValueError(f"--topk must be >= 1, got {args.topk}")
-    model, info = load_for_eval(args.model, args.weights, ema=args.ema,
-                                device=resolve_device(args.device),
-                                dtype=getattr(torch, args.dtype))
+    model, info = load_model(args.model, args.weights, args)
     embedding = is_embedding(model)
     if args.embeddings and not embedding:
         raise ValueError(f"--embeddings: {info['model']} is a classifier; its predict output "
@@ -273,7 +289,8 @@ def run_predict(args: argparse.Namespace) -> int:
         print(f"wrote {embeddings.write_embeddings(args.embeddings, kept, torch.stack(vectors))}")
     if args.json:
         _write_json(args.json, {"model": info["model"], "weights": info["weights"],
-                                "dtype": args.dtype, "output": "embedding" if embedding
+                                "dtype": args.dtype, "runtime": args.runtime,
+                                "output": "embedding" if embedding
                                 else "classes", "crops": args.crops, "crop_definition":
                                 crop_definition(args.crops), "predictions": out,
                                 "errors": failed})

@@ -4,6 +4,7 @@ preprocessing, the optimiser, averaging, wrapping."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,25 @@ def per_rank_batch(config: TrainConfig, d: Dist) -> int:
         raise ValueError(f"--batch-size {config.batch_size} (global) does not split evenly "
                          f"over {d.world} processes; use a multiple of {d.world}")
     return config.batch_size // d.world
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 in hardware: a CPU with AVX512-BF16 or AMX (elsewhere
+    oneDNN emulates bf16, slower than float32), a GPU with bf16 units (Ampere and newer)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type != "cpu":
+        return False
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def resolve_amp(config: TrainConfig, device: torch.device) -> TrainConfig:
+    """``amp="auto"`` made concrete for ``device``: bf16 autocast where it computes bf16
+    natively (:func:`native_bf16`), else off; any other setting as given."""
+    if config.amp != "auto":
+        return config
+    return dataclasses.replace(config, amp="bf16" if native_bf16(device) else "off")
 
 
 def configure_cuda(device: torch.device, deterministic: bool) -> None:

@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from .config import TrainConfig, load_preset, parse_overrides, replace, to_dict
+from .config import AMP_CHOICES, TrainConfig, load_preset, parse_overrides, replace, to_dict
 
 # flag → config field, for the flags that map one to one (None: not given).
 _FLAGS = {
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "with --pretrained)")
     for name, kind in _FLAGS.items():
         flag = _flag(name)
-        extra = {"choices": ("off", "bf16", "fp16")} if name == "amp" else {}
+        extra = {"choices": AMP_CHOICES} if name == "amp" else {}
         p.add_argument(flag, type=kind, default=None, help=_help(name), **extra)
     for name in _SWITCHES:
         p.add_argument(_flag(name), dest=name, action="store_true", default=None,
@@ -70,7 +70,8 @@ _HELP = {
                         "epoch ends only)",
     "keep_checkpoints": "how many step checkpoints to keep (the newest; at least 1)",
     "device": "auto, cpu, cuda or cuda:N",
-    "amp": "mixed precision: off, bf16 or fp16 (fp16 uses a gradient scaler)",
+    "amp": "mixed precision: off, bf16, fp16 (with a gradient scaler) or auto (bf16 where the "
+           "device computes bf16 natively: AVX512-BF16/AMX CPUs, Ampere+ GPUs; else off)",
     "workers": "DataLoader worker processes per rank",
     "sync_bn": "batch-norm statistics over the global batch under torchrun",
     "grad_checkpointing": "activation checkpointing: less training memory, ~1/3 more compute",

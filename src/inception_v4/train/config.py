@@ -26,6 +26,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+AMP_CHOICES = ("off", "bf16", "fp16", "auto")
 PAPER_BATCH = 32 * 20  # 32 images per replica (inc-train) × 20 replicas (paper §4)
 
 
@@ -83,7 +84,7 @@ class TrainConfig:
     seed: int = 0
     workers: int = 4
     device: str = "auto"              # auto | cpu | cuda | cuda:N
-    amp: str = "off"                  # off | bf16 | fp16
+    amp: str = "off"                  # off | bf16 | fp16 | auto (bf16 where native, else off)
     channels_last: bool = False
     compile: bool = False
     deterministic: bool = True        # GPU: deterministic kernels, exact resume; false: faster
@@ -100,7 +101,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, ("rmsprop_tf", "sgd"))
         _check_choice("schedule", self.schedule, ("step", "cosine", "onecycle"))
-        _check_choice("amp", self.amp, ("off", "bf16", "fp16"))
+        _check_choice("amp", self.amp, AMP_CHOICES)
         check_freeze(self.freeze)
         if not self.model and not self.pretrained:
             raise ValueError("model='' (the network of the weights) needs pretrained=SOURCE; "

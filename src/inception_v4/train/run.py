@@ -23,6 +23,7 @@ from .build import (
     configure_cuda,
     open_splits,
     per_rank_batch,
+    resolve_amp,
     set_transforms,
     start_network,
     wrap_model,
@@ -107,7 +108,7 @@ def start_run(config: TrainConfig, d: Dist, stop: StopRequest,
     train_ds, val_ds = open_splits(config)
     found = checkpoint.find_resume(config.resume, config.out)
     start = start_network(config, train_ds.classes, found.state if found else None)
-    config = start.config  # with the network arguments of --pretrained weights
+    config = resolve_amp(start.config, d.device)  # the network arguments of --pretrained
     for note in start.notes:
         say(d, note)
     set_transforms(train_ds, val_ds, start.record["data_config"])
