@@ -75,7 +75,7 @@ def test_bf16_graph_takes_and_returns_float32_within_1e_2(name: str) -> None:
             assert got.dtype == torch.float32 and got.shape == expect.shape
             rel = float((got - expect).abs().max() / expect.abs().max())
             assert rel <= 1e-2, rel
-    with pytest.raises(ValueError, match="dtype must be torch.float32 or torch.bfloat16"):
+    with pytest.raises(ValueError, match="dtype must be one of float32, bfloat16, int8"):
         inception_v4.optimize_for_inference(model, dtype=torch.float16)
 
 
