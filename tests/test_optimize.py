@@ -88,7 +88,7 @@ def test_fused_full_size_inception_resnet_v2() -> None:
 
 
 def test_fused_without_onednn_uses_plain_convolutions(monkeypatch) -> None:  # noqa: ANN001
-    from inception_v4 import inference as fuse
+    from inception_v4.inference import fused as fuse
 
     model = randomise_bn(create_model("inception_resnet_v2", **SMALL)).eval()
     fused = inception_v4.optimize_for_inference(model)
