@@ -20,6 +20,7 @@ from . import embeddings
 from .blacklist import blacklist_mask, read_blacklist
 from .classes import check_class_names
 from .embeddings import SAME_FACE_THRESHOLD, embed, is_embedding, preview, squared_distance
+from .inference_args import add_inference_args, inference_kwargs
 from .loading import class_names, load_for_eval
 from .loop import collect_predictions, summarize_predictions, view_config
 from .paper import published_beside
@@ -58,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--crops", type=int, choices=CROP_COUNTS, default=1)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    _add_dtype(p)
+    add_inference_args(p)
     p.add_argument("--json", default=None, metavar="OUT", help="also write the results here")
     p.add_argument("--embeddings", default=None, metavar="OUT",
                    help="an embedding network's vectors as OUT.npy (N x D) or OUT.csv")
@@ -79,18 +80,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_compare)
 
 
-def _add_dtype(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                   help="bfloat16: the fused graph computing in bf16 (float32 in and out)")
-
-
 def _add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (there is none either when stderr is not a terminal)")
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
-    _add_dtype(p)
+    add_inference_args(p)
     _add_quiet(p)
     p.add_argument("--data", required=True,
                    help="the evaluation set: a folder of class folders (every image); a folder "
@@ -144,9 +140,9 @@ def resolve_device(name: str) -> torch.device:
 def run_evaluate(args: argparse.Namespace) -> int:
     model, info = load_for_eval(args.model, args.weights, ema=args.ema,
                                 device=resolve_device(args.device),
-                                dtype=getattr(torch, args.dtype))
+                                **inference_kwargs(args))
     header = {"model": info["model"], "weights": info["weights"], "ema": args.ema,
-              "weights_kind": info["kind"], "dtype": args.dtype}
+              "weights_kind": info["kind"], "dtype": args.dtype, "compiled": info["compiled"]}
     return _evaluate_and_print(args, [model], header)
 
 
@@ -167,12 +163,12 @@ def run_ensemble(args: argparse.Namespace) -> int:
     for spec in args.member:
         name, weights = parse_member(spec)
         model, info = load_for_eval(name, weights, ema=args.ema, device=device,
-                                    dtype=getattr(torch, args.dtype))
+                                    **inference_kwargs(args))
         models.append(model)
         members.append({"model": info["model"], "weights": info["weights"],
                         "weights_kind": info["kind"]})
     header = {"model": f"ensemble of {len(models)}", "members": members, "ema": args.ema,
-              "dtype": args.dtype,
+              "dtype": args.dtype, "compiled": args.compile or args.dtype == "int8",
               "rule": "arithmetic mean of softmax probabilities over crops, then members"}
     return _evaluate_and_print(args, models, header)
 
@@ -242,7 +238,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"--topk must be >= 1, got {args.topk}")
     model, info = load_for_eval(args.model, args.weights, ema=args.ema,
                                 device=resolve_device(args.device),
-                                dtype=getattr(torch, args.dtype))
+                                **inference_kwargs(args))
     embedding = is_embedding(model)
     if args.embeddings and not embedding:
         raise ValueError(f"--embeddings: {info['model']} is a classifier; its predict output "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch._inductor import config as inductor_config
 
 # What the commands and the data transforms read from a network (forwarded from the source).
 FORWARDED = ("spec", "num_classes", "pretrained_cfg", "init_args", "in_chans",
@@ -39,8 +40,7 @@ class CompiledInference(nn.Module):
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 (or None: the first call's), got "
                              f"{batch_size}")
-        self.graph = (torch.compile(graph, dynamic=False, options=INDUCTOR_OPTIONS)
-                      if compile_graph else graph)
+        self.graph = torch.compile(graph, dynamic=False) if compile_graph else graph
         self.batch_size = batch_size
         for name in FORWARDED:
             if hasattr(source, name):
@@ -65,7 +65,8 @@ class CompiledInference(nn.Module):
             if n < size:  # pad to the compiled size: one graph for every batch size
                 pad = part.new_zeros((size - n, *part.shape[1:]))
                 part = torch.cat([part, pad]).contiguous(memory_format=torch.channels_last)
-            outs.append(self.graph(part)[:n])
+            with inductor_config.patch(INDUCTOR_OPTIONS):  # Dynamo reads it too: as options=
+                outs.append(self.graph(part)[:n])  # it would not turn weights into constants
         return torch.cat(outs) if len(outs) > 1 else outs[0]
 
     def extra_repr(self) -> str:

@@ -77,7 +77,8 @@ class FusedConv(nn.Module):
         self.stride, self.padding, self.relu = list(stride), list(padding), relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.weight.dtype)  # fp32 images into a bf16 graph (a no-op otherwise)
+        if x.dtype != self.weight.dtype:  # fp32 images into a bf16 graph
+            x = x.to(self.weight.dtype)  # (no node in an exported float32 graph: PT2E)
         if _mkldnn_ok(x):
             return torch.ops.mkldnn._convolution_pointwise(
                 x, self.weight, self.bias, self.padding, self.stride, [1, 1], 1,
@@ -91,7 +92,8 @@ class FusedConv(nn.Module):
             return torch.ops.mkldnn._convolution_pointwise.binary(
                 x, other, self.weight, self.bias, self.padding, self.stride, [1, 1], 1,
                 "add", None, "relu" if relu else None, [], "")
-        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding).add_(other)
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding) + other  # PT2E's
+        # conv + add pattern is the out-of-place add
         return y.relu_() if relu else y
 
     def extra_repr(self) -> str:
