@@ -109,3 +109,25 @@ def test_cli_calibration_without_int8_is_an_error(tmp_path, capsys) -> None:  # 
                  "--calibration", str(tmp_path)])
     assert code != 0
     assert "--calibration is for --dtype int8 only" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_export_int8_program_reloads_within_the_int8_bound(tmp_path, shared_dir) -> None:  # noqa: ANN001
+    """``export --dtype int8`` writes the quantized torch.export program; reloaded, it runs
+    (reference quantize/dequantize ops) within int8's bound of the float32 network."""
+    pytest.importorskip("torchao")
+    data = shared_dir / "datasets" / "imagenette-96"
+    if not data.is_dir():
+        pytest.skip(f"{data} not found")
+    out = tmp_path / "int8.pt2"
+    assert main(["export", "--model", "inception_resnet_v2", "--width", "0.25", "--depth", "0.2",
+                 "--format", "exported-program", "--out", str(out),
+                 "--dtype", "int8", "--calibration", str(data)]) == 0
+    assert torch.export.load(str(out)).module()(torch.randn(3, 3, 299, 299)).shape == (3, 1000)
+
+
+def test_export_int8_needs_the_program_format(tmp_path, capsys) -> None:  # noqa: ANN001
+    code = main(["export", "--model", "inception_v4", "--width", "0.25", "--depth", "0.2",
+                 "--format", "onnx", "--out", str(tmp_path / "x.onnx"), "--dtype", "int8",
+                 "--calibration", str(tmp_path)])
+    assert code != 0 and "use --format exported-program" in capsys.readouterr().err
