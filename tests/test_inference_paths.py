@@ -67,6 +67,7 @@ def test_int8_needs_calibration_and_calibration_needs_int8() -> None:
         inception_v4.optimize_for_inference(model, dtype="int8", calibration=[torch.zeros(3)])
 
 
+@pytest.mark.slow
 @pytest.mark.isa
 def test_int8_is_quantized_and_lowered_faithfully() -> None:
     """PT2E int8 (torchao's X86InductorQuantizer) on a small IR-v2 calibrated on 32 images:
