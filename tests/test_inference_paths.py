@@ -132,3 +132,30 @@ def test_export_int8_needs_the_program_format(tmp_path, capsys) -> None:  # noqa
                  "--format", "onnx", "--out", str(tmp_path / "x.onnx"), "--dtype", "int8",
                  "--calibration", str(tmp_path)])
     assert code != 0 and "use --format exported-program" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_predict_compile_gives_the_eager_probabilities(tmp_path) -> None:  # noqa: ANN001
+    """``predict --compile`` reaches the compiled graph: the same top classes and
+    probabilities (within float32's bound) as eager float32, from the same saved weights."""
+    import json
+
+    from PIL import Image
+
+    from inception_v4.weights import save_pretrained
+
+    save_pretrained(_calibrated("inception_v4"), tmp_path / "w")
+    g = torch.Generator().manual_seed(4)
+    for i in range(2):
+        pixels = (torch.rand(120, 140, 3, generator=g) * 255).to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(tmp_path / f"{i}.png")
+    results = []
+    for extra in ([], ["--compile"]):
+        out = tmp_path / f"p{len(extra)}.json"
+        assert main(["predict", str(tmp_path / "0.png"), str(tmp_path / "1.png"), "--weights",
+                     str(tmp_path / "w"), "--json", str(out), *extra]) == 0
+        results.append(json.loads(out.read_text()))
+    for eager, compiled in zip(results[0]["predictions"], results[1]["predictions"], strict=True):
+        assert [r["class"] for r in eager["top"]] == [r["class"] for r in compiled["top"]]
+        for a, b in zip(eager["top"], compiled["top"], strict=True):
+            assert abs(a["probability"] - b["probability"]) <= rel_tol("float32")
