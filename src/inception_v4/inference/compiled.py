@@ -1,8 +1,10 @@
 """The fused graph compiled by inductor with freezing, for one batch size.
 
-Freezing turns the weights into constants, so inductor folds them and prepacks them into
-oneDNN's layouts; the convolutions then run as oneDNN convolutions with their ReLU and
-residual sums as post-ops, and the element-wise rest as generated C++ loops.
+Inductor runs the convolutions as oneDNN's, with ReLU and residual sums as post-ops, and the
+element-wise rest as generated C++ loops. Where Dynamo sees freezing too (the int8 graph),
+the weights become constants that inductor folds and prepacks at compile time; the float
+graphs are compiled with freezing as an inductor option only, the work-around for the
+freezing error (docs/performance.md).
 
 :class:`CompiledInference` wraps the compiled graph. It compiles for one batch size (the
 first it is called with, or the one given) and runs other batch sizes as chunks of that size,
@@ -29,18 +31,25 @@ INDUCTOR_OPTIONS = {"freezing": True}
 class CompiledInference(nn.Module):
     """``graph`` compiled by inductor (freezing on) for inference at one batch size.
 
+    ``constant_weights=True`` lets Dynamo see freezing as well (the config is patched around
+    the call), so the weights become constants that inductor folds and prepacks: what the int8
+    graph needs (its weight packing runs at compile time). Float graphs keep it off: with it,
+    torch 2.14's freezing moves Inception-ResNet-v2's logits by up to 0.17 relative (timm's
+    network too; docs/performance.md); as an inductor option alone ours stayed within 3e-6.
     ``batch_size=None`` fixes the size at the first call. Inputs are made channels-last
     (the layout the graph was compiled for) and run under ``torch.no_grad``. The module is for
     inference only: ``train()`` raises, ``eval()`` is a no-op.
     """
 
     def __init__(self, graph: nn.Module, source: nn.Module, batch_size: int | None = None,
-                 compile_graph: bool = True) -> None:
+                 constant_weights: bool = False) -> None:
         super().__init__()
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 (or None: the first call's), got "
                              f"{batch_size}")
-        self.graph = torch.compile(graph, dynamic=False) if compile_graph else graph
+        self.constant_weights = constant_weights
+        self.graph = torch.compile(graph, dynamic=False,
+                                   options=None if constant_weights else INDUCTOR_OPTIONS)
         self.batch_size = batch_size
         for name in FORWARDED:
             if hasattr(source, name):
@@ -65,9 +74,9 @@ class CompiledInference(nn.Module):
             if n < size:  # pad to the compiled size: one graph for every batch size
                 pad = part.new_zeros((size - n, *part.shape[1:]))
                 part = torch.cat([part, pad]).contiguous(memory_format=torch.channels_last)
-            with inductor_config.patch(INDUCTOR_OPTIONS):  # Dynamo reads it too: as options=
-                outs.append(self.graph(part)[:n])  # it would not turn weights into constants
+            with inductor_config.patch(freezing=self.constant_weights):  # read by Dynamo too
+                outs.append(self.graph(part)[:n])
         return torch.cat(outs) if len(outs) > 1 else outs[0]
 
     def extra_repr(self) -> str:
-        return f"batch_size={self.batch_size}, inductor options {INDUCTOR_OPTIONS}"
+        return f"batch_size={self.batch_size}, constant_weights={self.constant_weights}"
