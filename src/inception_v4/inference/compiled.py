@@ -1,10 +1,10 @@
 """The fused graph compiled by inductor with freezing, for one batch size.
 
 Inductor runs the convolutions as oneDNN's, with ReLU and residual sums as post-ops, and the
-element-wise rest as generated C++ loops. Where Dynamo sees freezing too (the int8 graph),
-the weights become constants that inductor folds and prepacks at compile time; the float
-graphs are compiled with freezing as an inductor option only, the work-around for the
-freezing error (docs/performance.md).
+element-wise rest as generated C++ loops. Freezing makes the weights constants that inductor
+folds and prepacks at compile time. Its binary-folding pass is what moves timm's
+Inception-ResNet-v2 by 0.17 relative (docs/performance.md); the fused graph we compile has
+no constant scale left after a convolution for it to fold.
 
 :class:`CompiledInference` wraps the compiled graph. It compiles for one batch size (the
 first it is called with, or the one given) and runs other batch sizes as chunks of that size,
@@ -31,18 +31,20 @@ INDUCTOR_OPTIONS = {"freezing": True}
 class CompiledInference(nn.Module):
     """``graph`` compiled by inductor (freezing on) for inference at one batch size.
 
-    ``constant_weights=True`` lets Dynamo see freezing as well (the config is patched around
-    the call), so the weights become constants that inductor folds and prepacks: what the int8
-    graph needs (its weight packing runs at compile time). Float graphs keep it off: with it,
-    torch 2.14's freezing moves Inception-ResNet-v2's logits by up to 0.17 relative (timm's
-    network too; docs/performance.md); as an inductor option alone ours stayed within 3e-6.
+    ``constant_weights=True`` (the default) lets Dynamo see freezing as well (the config is
+    patched around the call), so the weights become constants that inductor folds and
+    prepacks, so it can fuse ReLU and sums into the oneDNN convolutions; the int8 lowering needs
+    it. ``False`` passes freezing as an inductor option only: the weights stay graph inputs.
+    Freezing's binary folding moves timm's Inception-ResNet-v2 logits by 0.17 relative
+    (docs/performance.md); our fused graph has the residual scales folded already (float64),
+    leaves it nothing to fold, and stays within 3e-6 at full size.
     ``batch_size=None`` fixes the size at the first call. Inputs are made channels-last
     (the layout the graph was compiled for) and run under ``torch.no_grad``. The module is for
     inference only: ``train()`` raises, ``eval()`` is a no-op.
     """
 
     def __init__(self, graph: nn.Module, source: nn.Module, batch_size: int | None = None,
-                 constant_weights: bool = False) -> None:
+                 constant_weights: bool = True) -> None:
         super().__init__()
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 (or None: the first call's), got "

@@ -51,7 +51,7 @@ def optimize_for_inference(model: nn.Module, channels_last: bool = True,
             raise ValueError("int8 needs calibration images: pass calibration= (batches of "
                              "preprocessed images; the CLI: --calibration DATA)")
         graph = quantize(fuse(model, channels_last=False), calibration)
-        out = CompiledInference(graph, model, batch_size, constant_weights=True)
+        out = CompiledInference(graph, model, batch_size)
         out.reduce_range = not has_vnni()
         return out
     if calibration is not None:
