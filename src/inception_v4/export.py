@@ -22,8 +22,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .evaluate.calibration import calibration_batches
 from .inference import optimize_for_inference
+from .inference.fused import fuse
+from .inference.int8 import quantize
 from .models import MIN_INPUT_SIZE, build_network
+from .tolerances import rel_tol
 from .weights import resolve_model
 
 MIN_OPSET = 17
@@ -161,6 +165,35 @@ def export_program(model: nn.Module, path: str | Path, *, image_size: int | None
     return path
 
 
+def export_int8_program(model: nn.Module, path: str | Path, calibration: str | Path) -> Path:
+    """The int8 graph (:mod:`inception_v4.inference.int8`: PT2E, calibrated on images drawn
+    from ``calibration``) as a ``torch.export`` program with a symbolic batch axis. Reloaded,
+    it runs the quantize/dequantize reference ops; ``torch.compile`` with inductor's freezing
+    lowers them to oneDNN int8 convolutions (what ``--dtype int8`` runs)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    net = prepare_for_export(model)
+    graph = quantize(fuse(net, channels_last=False), calibration_batches(calibration, net))
+    x = example_input(net, None, 2)
+    program = torch.export.export(graph, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, str(path))
+    return path
+
+
+def check_int8_program(model: nn.Module, path: str | Path) -> float:
+    """The reloaded int8 program's largest logit error relative to the float32 model's
+    largest logit on a random batch; :class:`ExportCheckError` beyond the int8 bound."""
+    x = example_input(model, None, 3, seed=1)
+    with torch.no_grad():
+        got = torch.export.load(str(path)).module()(x)
+    want = _reference(model, x)
+    rel = float((got - want).abs().max() / want.abs().max())
+    if not rel <= rel_tol("int8"):
+        raise ExportCheckError(f"the int8 program differs from PyTorch float32 by {rel:.3g} "
+                               f"(relative), more than int8's bound {rel_tol('int8'):.3g}")
+    return rel
+
+
 def check_program(model: nn.Module, path: str | Path, *, image_size: int | None = None,
                   batch_size: int = 2, atol: float = ATOL) -> float:
     """Reload the saved program with ``torch.export.load`` and compare it on a random batch."""
@@ -200,6 +233,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a symbolic batch axis (the default; kept for older scripts)")
     p.add_argument("--optimize-for-inference", action="store_true",
                    help="fold BatchNorm and residual scales into the convolutions first")
+    p.add_argument("--dtype", choices=("float32", "int8"), default="float32",
+                   help="int8 (exported-program only): the quantized graph, calibrated on "
+                        "256 images of --calibration DATA")
+    p.add_argument("--calibration", default=None, metavar="DATA",
+                   help="int8: any data evaluate or predict reads")
     p.add_argument("--opset", type=int, default=MIN_OPSET, help="ONNX opset (17 or newer)")
     p.add_argument("--image-size", type=int, default=None, help="input side (default: model's)")
     p.add_argument("--num-classes", type=int, default=None)
@@ -240,6 +278,8 @@ def run_export(args: argparse.Namespace) -> int:
     shape = dict(image_size=args.image_size, dynamic_batch=dynamic,
                  batch_size=args.fixed_batch or 2, optimize=args.optimize_for_inference)
     check = dict(image_size=args.image_size, batch_size=3 if dynamic else args.fixed_batch)
+    if args.dtype == "int8" or args.calibration is not None:
+        return _run_int8(args, model)
     try:
         if args.format == "onnx":
             export_onnx(model, args.out, opset=args.opset, **shape)
@@ -255,4 +295,23 @@ def run_export(args: argparse.Namespace) -> int:
     print(f"wrote {args.out} ({args.format}, {model.spec.name}); input [{batch}, "
           f"{', '.join(map(str, size))}] float32 ({'any batch size' if dynamic else 'fixed batch'}"
           f"); max abs difference to PyTorch {diff:.3g} (allowed {ATOL:g})")
+    return 0
+
+
+def _run_int8(args: argparse.Namespace, model: nn.Module) -> int:
+    if args.dtype != "int8" or args.calibration is None:
+        raise ValueError("--dtype int8 needs --calibration DATA, and --calibration is for "
+                         "--dtype int8 only")
+    if args.format != "exported-program":
+        raise ValueError("--dtype int8 writes a torch.export program: use --format "
+                         "exported-program")
+    try:
+        export_int8_program(model, args.out, args.calibration)
+        rel = check_int8_program(model, args.out)
+    except (ImportError, ExportCheckError) as err:
+        print(f"inception-v4 export: error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out} (int8 exported-program, {model.spec.name}); input [batch, ...] "
+          f"float32; max rel. logit error to PyTorch float32 {rel:.3g} (bound "
+          f"{rel_tol('int8'):.3g})")
     return 0

@@ -32,7 +32,7 @@ from torch import nn
 from .export import export_onnx
 
 RUNTIMES = ("torch", "onnxruntime", "openvino")
-DTYPES = {"torch": ("float32", "bfloat16"), "onnxruntime": ("float32", "int8"),
+DTYPES = {"torch": ("float32", "bfloat16", "int8"), "onnxruntime": ("float32", "int8"),
           "openvino": ("float32", "bfloat16", "int8")}
 EXTRA = "pip install 'inception-v4[runtimes]'"
 _OV_PRECISION = {"float32": "f32", "bfloat16": "bf16", "int8": "f32"}  # int8: nncf's graph

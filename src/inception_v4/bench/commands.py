@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="torch.compile the contestants (all but ours-ckpt and ours-lean)")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the peak-memory child processes")
+    p.add_argument("--no-compiled", dest="compiled", action="store_false",
+                   help="leave out ours compiled by inductor (fp32, bf16) and int8 (each "
+                        "compiles for a minute or more on 2 cores)")
     p.add_argument("--no-runtimes", dest="runtimes", action="store_false",
                    help="leave out ONNX Runtime and OpenVINO (on our exported graph)")
     p.add_argument("--no-int8", dest="int8", action="store_false",
@@ -76,7 +79,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(args.batch_size, args.image_size, args.device, args.dtype, args.threads,
                     args.warmup, args.repeats, args.compile, args.memory, args.compare,
                     args.matmul_size, args.keep_heap, args.memory_runs, args.runtimes,
-                    args.int8)
+                    args.int8, compiled=args.compiled)
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ every contestant: not the recipe's TF RMSProp) and the model a contestant is bui
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +39,7 @@ class Settings:
     memory_runs: int = 3  # fresh processes per contestant: glibc's peak RSS varies run to run
     runtimes: bool = True  # ONNX Runtime and OpenVINO on our exported graph, when installed
     int8: bool = True  # the runtimes' int8 (static quantization, calibrated on random images)
+    compiled: bool = True  # ours compiled by inductor (fp32, bf16) and int8: minutes to build
 
     @property
     def torch_device(self) -> torch.device:
@@ -131,4 +134,25 @@ def build_contestant(name: str, impl: str, config: dict) -> nn.Module:
         return model
     return optimize_for_inference(model, dtype=getattr(torch, config.get("dtype", "float32")))
 
+
+def compiled_contestants(model: nn.Module, s: Settings, x: torch.Tensor) -> list[Contestant]:
+    """Ours compiled by inductor (freezing, channels-last) at float32 and bfloat16, and int8
+    (PT2E static quantization, calibrated on 32 seeded random images: its error says nothing
+    about accuracy, which the tests measure on real images); where torchao is installed.
+    CPU float32 settings only; no memory runs (the child processes build eager models)."""
+    if not s.compiled or s.torch_device.type != "cpu" or s.dtype != "float32":
+        return []
+    config = {"mode": "infer", "fused": True, "channels_last": True, "inductor": True}
+    out = []
+    for dtype, label in (("float32", "ours-compiled"), ("bfloat16", "ours-compiled-bf16")):
+        net = optimize_for_inference(model, dtype=dtype, compile=True, batch_size=s.batch_size)
+        out.append(Contestant(label, "ours", functools.partial(net, x),
+                              {**config, "dtype": dtype}, memory=False))
+    if importlib.util.find_spec("torchao") is not None:
+        calibration = torch.randn(32, *x.shape[1:], generator=torch.Generator().manual_seed(2))
+        net = optimize_for_inference(model, dtype="int8", calibration=calibration.split(8),
+                                     batch_size=s.batch_size)
+        out.append(Contestant("ours-int8", "ours", functools.partial(net, x),
+                              {**config, "dtype": "int8"}, memory=False))
+    return out
 

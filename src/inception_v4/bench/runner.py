@@ -27,6 +27,7 @@ from .contestants import (
     Contestant,
     Settings,
     calibrate_bn,
+    compiled_contestants,
     make_input,
     maybe_compile,
     prepare,
@@ -60,6 +61,7 @@ def infer_contestants(name: str, s: Settings,
         bf16 = maybe_compile(optimize_for_inference(ours, dtype=torch.bfloat16), s)
         out.append(Contestant("ours-bf16", "ours", lambda: bf16(x_cl), {
             "mode": "infer", "fused": True, "channels_last": True, "dtype": "bfloat16"}))
+    out += compiled_contestants(ours, s, x_cl)
     if theirs is not None:
         plain = maybe_compile(prepare(theirs.eval(), s, False), s)
         nhwc = maybe_compile(prepare(channels_last(theirs).eval(), s, True), s)

@@ -19,9 +19,11 @@ from ..models import list_models
 from ..runtimes import RUNTIMES, check_runtime, on_runtime
 from . import embeddings
 from .blacklist import blacklist_mask, read_blacklist
+from .calibration import calibration_batches
 from .classes import check_class_names
 from .embeddings import SAME_FACE_THRESHOLD, embed, is_embedding, preview, squared_distance
 from .failures import write_report
+from .inference_args import add_inference_args, inference_kwargs
 from .loading import class_names, load_for_eval
 from .loop import collect_predictions, summarize_predictions, view_config
 from .paper import published_beside
@@ -59,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--crops", type=int, choices=CROP_COUNTS, default=1)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    _add_dtype(p)
+    add_inference_args(p)
+    _add_runtime(p)
     p.add_argument("--json", default=None, metavar="OUT", help="also write the results here")
     p.add_argument("--embeddings", default=None, metavar="OUT",
                    help="an embedding network's vectors as OUT.npy (N x D) or OUT.csv")
@@ -80,13 +83,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_compare)
 
 
-def _add_dtype(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                   help="bfloat16: the fused graph computing in bf16 (float32 in and out)")
+def _add_runtime(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", choices=RUNTIMES, default="torch",
                    help="what runs the network's forward pass: torch (default), or ONNX "
-                        "Runtime (float32) / OpenVINO (float32, bfloat16) on our exported "
-                        "graph, on the CPU; preprocessing and crops are the same "
+                        "Runtime (float32, int8) / OpenVINO (float32, bfloat16, int8) on our "
+                        "exported graph, on the CPU; preprocessing and crops are the same "
                         "(pip install 'inception-v4[runtimes]')")
 
 
@@ -96,7 +97,8 @@ def _add_quiet(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
-    _add_dtype(p)
+    add_inference_args(p)
+    _add_runtime(p)
     _add_quiet(p)
     p.add_argument("--data", required=True,
                    help="the evaluation set: a folder of class folders (every image); a folder "
@@ -149,24 +151,31 @@ def resolve_device(name: str) -> torch.device:
 
 def load_model(name: str | None, weights: str,
                args: argparse.Namespace) -> tuple[nn.Module, dict[str, Any]]:
-    """:func:`load_for_eval` (``--ema``) at ``--dtype`` on ``--device``, its forward on
-    ``--runtime`` (ONNX Runtime and OpenVINO run on the CPU: ``--device auto`` is the CPU)."""
-    ema = args.ema
+    """:func:`load_for_eval` (``--ema``, ``--dtype``, ``--compile``, ``--calibration``) on
+    ``--device``, its forward on ``--runtime`` (ONNX Runtime and OpenVINO run on the CPU:
+    ``--device auto`` is the CPU; int8 calibrates on the same images torch's int8 does)."""
     if args.runtime == "torch":
-        return load_for_eval(name, weights, ema=ema, device=resolve_device(args.device),
-                             dtype=getattr(torch, args.dtype))
+        return load_for_eval(name, weights, ema=args.ema, device=resolve_device(args.device),
+                             **inference_kwargs(args))
     check_runtime(args.runtime, args.dtype)
-    if args.device not in ("auto", "cpu"):
-        raise ValueError(f"--runtime {args.runtime} runs on the CPU; drop --device "
-                         f"{args.device}, or use --runtime torch on {args.device}")
-    model, info = load_for_eval(name, weights, ema=ema, device="cpu")
-    return on_runtime(model, args.runtime, args.dtype), {**info, "dtype": args.dtype}
+    if args.device not in ("auto", "cpu") or args.compile:
+        raise ValueError(f"--runtime {args.runtime} runs its own graph on the CPU; drop "
+                         f"--device {args.device} and --compile, or use --runtime torch")
+    if (args.dtype == "int8") != (args.calibration is not None):
+        raise ValueError("--dtype int8 needs --calibration DATA, and --calibration is for "
+                         "--dtype int8 only")
+    model, info = load_for_eval(name, weights, ema=args.ema, device="cpu")
+    calibration = (torch.cat(calibration_batches(args.calibration, model))
+                   if args.dtype == "int8" else None)
+    return (on_runtime(model, args.runtime, args.dtype, calibration=calibration),
+            {**info, "dtype": args.dtype})
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     model, info = load_model(args.model, args.weights, args)
     header = {"model": info["model"], "weights": info["weights"], "ema": args.ema,
-              "weights_kind": info["kind"], "dtype": args.dtype, "runtime": args.runtime}
+              "weights_kind": info["kind"], "dtype": args.dtype, "runtime": args.runtime,
+              "compiled": info["compiled"]}
     return _evaluate_and_print(args, [model], header)
 
 
@@ -190,7 +199,7 @@ def run_ensemble(args: argparse.Namespace) -> int:
         members.append({"model": info["model"], "weights": info["weights"],
                         "weights_kind": info["kind"]})
     header = {"model": f"ensemble of {len(models)}", "members": members, "ema": args.ema,
-              "dtype": args.dtype, "runtime": args.runtime,
+              "dtype": args.dtype, "runtime": args.runtime, "compiled": info["compiled"],
               "rule": "arithmetic mean of softmax probabilities over crops, then members"}
     return _evaluate_and_print(args, models, header)
 

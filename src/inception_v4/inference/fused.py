@@ -1,6 +1,7 @@
 """Inference graph: BatchNorm folded into the convolutions, ReLU and residual sums fused.
 
-:func:`optimize_for_inference` rewrites a copy of a network in place of its layers:
+:func:`fuse` (the first step of :func:`inception_v4.optimize_for_inference`) rewrites a copy
+of a network in place of its layers:
 
 * every ``ConvBN`` becomes a :class:`FusedConv` (conv with the BN folded into weight and
   bias, ReLU applied by the convolution itself: a oneDNN post-op on CPU);
@@ -24,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import AvgPool3x3, ConvBN
-from .models.heads import EmbeddingHead
-from .models.inception_resnet_v1 import Residual
-from .models.training_layout import is_pool_branch
+from ..layers import AvgPool3x3, ConvBN
+from ..models.heads import EmbeddingHead
+from ..models.inception_resnet_v1 import Residual
+from ..models.training_layout import is_pool_branch
 
 
 def _mkldnn_ok(x: torch.Tensor) -> bool:
@@ -76,7 +77,8 @@ class FusedConv(nn.Module):
         self.stride, self.padding, self.relu = list(stride), list(padding), relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.weight.dtype)  # fp32 images into a bf16 graph (a no-op otherwise)
+        if x.dtype != self.weight.dtype:  # fp32 images into a bf16 graph
+            x = x.to(self.weight.dtype)  # (no node in an exported float32 graph: PT2E)
         if _mkldnn_ok(x):
             return torch.ops.mkldnn._convolution_pointwise(
                 x, self.weight, self.bias, self.padding, self.stride, [1, 1], 1,
@@ -90,7 +92,8 @@ class FusedConv(nn.Module):
             return torch.ops.mkldnn._convolution_pointwise.binary(
                 x, other, self.weight, self.bias, self.padding, self.stride, [1, 1], 1,
                 "add", None, "relu" if relu else None, [], "")
-        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding).add_(other)
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding) + other  # PT2E's
+        # conv + add pattern is the out-of-place add
         return y.relu_() if relu else y
 
     def extra_repr(self) -> str:
@@ -203,8 +206,8 @@ def _rewrite(module: nn.Module) -> None:
             setattr(module, name, FusedResidual(child))
 
 
-def optimize_for_inference(model: nn.Module, channels_last: bool = True,
-                           dtype: torch.dtype = torch.float32) -> nn.Module:
+def fuse(model: nn.Module, channels_last: bool = True,
+         dtype: torch.dtype = torch.float32) -> nn.Module:
     """An eval-mode copy of ``model`` with BatchNorm folded and conv/ReLU/sum fused.
 
     Outputs match the unfused model in eval mode to fp32 rounding (tested within 1e-4).
