@@ -85,7 +85,8 @@ def stubbed(monkeypatch):
                        torch.zeros(n), correct1, correct5, seconds=1.0)
     monkeypatch.setattr(commands, "load_for_eval", lambda name, weights, **k: (
         SimpleNamespace(num_classes=1001, pretrained_cfg={}),
-        {"model": name or "inception_v4", "weights": weights, "classes": None, "kind": None}))
+        {"model": name or "inception_v4", "weights": weights, "classes": None, "kind": None,
+         "compiled": False}))
     monkeypatch.setattr(commands, "open_eval_dataset", lambda *a, **k: (_Names(), {
         "layout": "flat+labels", "split": "all", "images_found": n, "labels": "val.txt"}))
     monkeypatch.setattr(commands, "collect_predictions", lambda *a, **k: pred)
