@@ -2,8 +2,8 @@
 
 The package reads bottom-up (docs/architecture.md): ``layers`` ← ``models`` ←
 {``weights``, ``inference``, ``data``} ← ``evaluate`` ← {``train``, ``export``} ←
-``runtimes`` ← {``experiments``, ``bench``} ← ``cli``. This module only re-exports the public entry points, each imported on
-first use (PEP 562), so that ``import inception_v4.cli`` (the console script, whose
+``runtimes`` ← {``experiments``, ``bench``} ← ``cli``. This module only re-exports the
+public entry points, each imported on first use (PEP 562), so that ``import inception_v4.cli`` (the console script, whose
 ``--help`` needs no PyTorch) stays fast; ``inception_v4.create_model`` etc. work as always.
 """
 
