@@ -3,8 +3,9 @@
 The package reads bottom-up (docs/architecture.md): ``layers`` ← ``models`` ←
 {``weights``, ``inference``, ``data``} ← ``evaluate`` ← {``train``, ``export``} ←
 ``runtimes`` ← {``experiments``, ``bench``} ← ``cli``. This module only re-exports the
-public entry points, each imported on first use (PEP 562), so that ``import inception_v4.cli`` (the console script, whose
-``--help`` needs no PyTorch) stays fast; ``inception_v4.create_model`` etc. work as always.
+public entry points, each imported on first use (PEP 562), so that ``import
+inception_v4.cli`` (the console script, whose ``--help`` needs no PyTorch) stays fast;
+``inception_v4.create_model`` etc. work as always.
 """
 
 from __future__ import annotations
