@@ -158,9 +158,12 @@ def load_model(name: str | None, weights: str,
         return load_for_eval(name, weights, ema=args.ema, device=resolve_device(args.device),
                              **inference_kwargs(args))
     check_runtime(args.runtime, args.dtype)
-    if args.device not in ("auto", "cpu") or args.compile:
-        raise ValueError(f"--runtime {args.runtime} runs its own graph on the CPU; drop "
-                         f"--device {args.device} and --compile, or use --runtime torch")
+    if args.device not in ("auto", "cpu"):
+        raise ValueError(f"--runtime {args.runtime} runs on the CPU; drop --device "
+                         f"{args.device}, or use --runtime torch on {args.device}")
+    if args.compile:
+        raise ValueError(f"--compile is for --runtime torch; {args.runtime} compiles its own "
+                         f"graph")
     if (args.dtype == "int8") != (args.calibration is not None):
         raise ValueError("--dtype int8 needs --calibration DATA, and --calibration is for "
                          "--dtype int8 only")
