@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from test_optimize import SMALL, randomise_bn
 from inception_v4 import create_model, runtimes, save_pretrained
 from inception_v4.cli import main
 from inception_v4.export import export_onnx
+from inception_v4.inference.int8 import has_vnni
 from inception_v4.tolerances import rel_tol
 
 SIZE = 75
@@ -39,10 +41,25 @@ def small() -> torch.nn.Module:
 def _cases() -> list[tuple[str, str]]:
     cases = [("onnxruntime", "float32"), ("onnxruntime", "int8")]
     if importlib.util.find_spec("openvino") is not None:
-        cases += [("openvino", "float32"), ("openvino", "bfloat16")]
+        cases.append(("openvino", "float32"))
+        # OpenVINO's CPU plugin reads the CPU's bf16 support from cpuid but its oneDNN obeys
+        # ONEDNN_MAX_CPU_ISA: capped below bf16 (tests/isa_levels.py) on a bf16 CPU, it finds
+        # no bf16 kernel at all. A CPU really without bf16 runs the hint at float32.
+        capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in (
+            "SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
+        if not capped:
+            cases.append(("openvino", "bfloat16"))
         if importlib.util.find_spec("nncf") is not None:
             cases.append(("openvino", "int8"))
     return cases
+
+
+def _bound(dtype: str) -> float:
+    """``rel_tol(dtype)``; int8 without VNNI or AMX (or with oneDNN held below them) has 7-bit
+    activations' bound (``tolerances``)."""
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    reduced = not has_vnni() or isa in ("SSE41", "AVX", "AVX2", "AVX512_CORE")
+    return rel_tol("int8_reduced") if dtype == "int8" and reduced else rel_tol(dtype)
 
 
 def test_every_runtime_and_dtype_within_its_bound_of_torch_float32(
@@ -62,9 +79,10 @@ def test_every_runtime_and_dtype_within_its_bound_of_torch_float32(
                                  calibration=calibration)
         got = net(x)
         assert got.dtype == torch.float32 and got.shape == want.shape, (runtime, dtype)
-        assert _rel(got, want) <= rel_tol(dtype), (runtime, dtype, _rel(got, want))
+        bound = _bound(dtype)
+        assert _rel(got, want) <= bound, (runtime, dtype, _rel(got, want))
         nhwc = net(x[:1].contiguous(memory_format=torch.channels_last))
-        assert _rel(nhwc, want[:1]) <= rel_tol(dtype), (runtime, dtype, "batch 1, NHWC")
+        assert _rel(nhwc, want[:1]) <= bound, (runtime, dtype, "batch 1, NHWC")
     assert (net.num_classes, net.spec.name, net.pretrained_cfg) == (
         10, "inception_resnet_v2", small.pretrained_cfg)
     assert list(net.parameters()) == []  # evaluate's views stay on the CPU
