@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -242,7 +243,7 @@ BENCH_THEN_TRAIN = """
 import sys
 from inception_v4 import runtimes
 from inception_v4.cli import main
-runtimes.openvino_has_bf16 = lambda: True
+runtimes.openvino_has_bf16 = lambda: sys.argv[3] == "bf16"
 assert main(["bench", "--model", "inception_resnet_v1", "--mode", "infer", "--compare", "none",
              "--image-size", "75", "--batch-size", "1", "--repeats", "2", "--warmup", "0",
              "--no-memory", "--no-compiled", "--matmul-size", "256", "--json", sys.argv[1]]) == 0
@@ -260,13 +261,21 @@ def test_bench_command_writes_rows_and_json_then_training_runs(tmp_path) -> None
     pytest.importorskip("onnxruntime")
     pytest.importorskip("openvino")
     out = tmp_path / "bench.json"
-    done = subprocess.run([sys.executable, "-c", BENCH_THEN_TRAIN, str(out), str(tmp_path / "run")],
+    # OpenVINO compiles at bf16 on every CPU (a second compiled model: the crash of
+    # benchmarks/openvino_sigaltstack.py), except where oneDNN is held below bf16 on a bf16 CPU
+    # (tests/isa_levels.py): its plugin then finds no bf16 kernel; int8 is the second model there
+    held = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in (
+        "SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
+    ov_bf16 = not held
+    done = subprocess.run([sys.executable, "-c", BENCH_THEN_TRAIN, str(out), str(tmp_path / "run"),
+                           "bf16" if ov_bf16 else "f32"],
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0 and "bench then train: done" in done.stdout, (
         f"exit {done.returncode} (negative: killed by that signal)\n{done.stderr[-3000:]}")
     result = json.loads(out.read_text())
     rows = {r["impl"]: r for r in result["rows"]}
-    assert {"ours", "ort", "ort-int8", "openvino", "openvino-bf16"} <= set(rows)
+    assert {"ours", "ort", "ort-int8", "openvino"} | ({"openvino-bf16"} if ov_bf16 else set()) \
+        <= set(rows)
     if importlib.util.find_spec("nncf") is not None:
         assert "openvino-int8" in rows
     row = rows["ours"]
