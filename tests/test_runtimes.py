@@ -57,9 +57,7 @@ def _cases() -> list[tuple[str, str]]:
 def _bound(dtype: str) -> float:
     """``rel_tol(dtype)``; int8 without VNNI or AMX (or with oneDNN held below them) has 7-bit
     activations' bound (``tolerances``)."""
-    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
-    reduced = not has_vnni() or isa in ("SSE41", "AVX", "AVX2", "AVX512_CORE")
-    return rel_tol("int8_reduced") if dtype == "int8" and reduced else rel_tol(dtype)
+    return rel_tol("int8_reduced") if dtype == "int8" and not has_vnni() else rel_tol(dtype)
 
 
 def test_every_runtime_and_dtype_within_its_bound_of_torch_float32(

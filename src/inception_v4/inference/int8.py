@@ -15,6 +15,7 @@ intermediate sums saturate with full-range uint8 activations; there the quantize
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterable
 
 import torch
@@ -24,9 +25,16 @@ _INSTALL = ("int8 inference needs torchao (PT2E with its X86InductorQuantizer); 
             "with `pip install 'inception-v4[int8]'` (or `pip install torchao`)")
 
 
+_BELOW_VNNI = ("SSE41", "AVX", "AVX2", "AVX512_CORE")  # oneDNN's ISA names without VNNI
+
+
 def has_vnni() -> bool:
-    """Whether this CPU has VNNI (AVX512-VNNI or AVX-VNNI) or AMX: full-range int8 there."""
-    return bool(torch.cpu._is_vnni_supported() or torch.cpu._is_amx_tile_supported())
+    """Whether oneDNN runs int8 with VNNI (AVX512-VNNI or AVX-VNNI) or AMX here: full-range
+    int8 there. The CPU must have them and ``ONEDNN_MAX_CPU_ISA`` must not hold oneDNN below
+    them (a held oneDNN runs ``vpmaddubsw``, as a CPU without them does)."""
+    held = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in _BELOW_VNNI
+    return not held and bool(torch.cpu._is_vnni_supported() or
+                             torch.cpu._is_amx_tile_supported())
 
 
 def _torchao() -> tuple:
