@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import onednn_held_below_bf16
 from memory_helpers import peak_allocated_bytes
 from torch import nn
 
@@ -264,9 +264,7 @@ def test_bench_command_writes_rows_and_json_then_training_runs(tmp_path) -> None
     # OpenVINO compiles at bf16 on every CPU (a second compiled model: the crash of
     # benchmarks/openvino_sigaltstack.py), except where oneDNN is held below bf16 on a bf16 CPU
     # (tests/isa_levels.py): its plugin then finds no bf16 kernel; int8 is the second model there
-    held = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in (
-        "SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
-    ov_bf16 = not held
+    ov_bf16 = not onednn_held_below_bf16()
     done = subprocess.run([sys.executable, "-c", BENCH_THEN_TRAIN, str(out), str(tmp_path / "run"),
                            "bf16" if ov_bf16 else "f32"],
                           capture_output=True, text=True, timeout=600, check=False)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import onednn_held_below_bf16
 from PIL import Image
 from test_optimize import SMALL, randomise_bn
 
@@ -42,11 +42,7 @@ def _cases() -> list[tuple[str, str]]:
     cases = [("onnxruntime", "float32"), ("onnxruntime", "int8")]
     if importlib.util.find_spec("openvino") is not None:
         cases.append(("openvino", "float32"))
-        # OpenVINO's CPU plugin reads the CPU's bf16 support from cpuid but its oneDNN obeys
-        # ONEDNN_MAX_CPU_ISA: capped below bf16 (tests/isa_levels.py) on a bf16 CPU, it finds
-        # no bf16 kernel at all. A CPU really without bf16 runs the hint at float32.
-        capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in (
-            "SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
+        capped = onednn_held_below_bf16()  # no bf16 kernel for OpenVINO then
         if not capped:
             cases.append(("openvino", "bfloat16"))
         if importlib.util.find_spec("nncf") is not None:
