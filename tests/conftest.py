@@ -110,12 +110,3 @@ def _difference(before: object, after: object) -> object:
         return {k: (before.get(k), after.get(k)) for k in sorted(keys)}
     return before, after
 
-
-def onednn_held_below_bf16() -> bool:
-    """Whether ``ONEDNN_MAX_CPU_ISA`` holds oneDNN below bf16 (``make test-isa``'s lower
-    levels). OpenVINO's CPU plugin reads bf16 support from cpuid but its oneDNN obeys the cap,
-    so on a bf16 CPU held below it OpenVINO finds no bf16 kernel at all."""
-    import os
-
-    return os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in (
-        "SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")

@@ -13,10 +13,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import vector_flags  # noqa: E402 - the one reader of the CPU's flags
+from inception_v4.bench.timing import vector_flags  # the one reader of the CPU's flags
 
 AVX512_CORE = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}
 # (oneDNN level, ATen capability, the /proc/cpuinfo flags the level needs)

@@ -13,8 +13,8 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import onednn_held_below_bf16
 from memory_helpers import peak_allocated_bytes
+from onednn_cap import onednn_held_below_bf16
 from torch import nn
 
 import inception_v4

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import onednn_held_below_bf16
+from onednn_cap import onednn_held_below_bf16
 from PIL import Image
 from test_optimize import SMALL, randomise_bn
 
