@@ -243,10 +243,14 @@ BENCH_THEN_TRAIN = """
 import sys
 from inception_v4 import runtimes
 from inception_v4.cli import main
+import torch
 runtimes.openvino_has_bf16 = lambda: sys.argv[3] == "bf16"
+torch.set_num_threads(1)
 assert main(["bench", "--model", "inception_resnet_v1", "--mode", "infer", "--compare", "none",
              "--image-size", "75", "--batch-size", "1", "--repeats", "2", "--warmup", "0",
-             "--no-memory", "--no-compiled", "--matmul-size", "256", "--json", sys.argv[1]]) == 0
+             "--no-memory", "--no-compiled", "--matmul-size", "256", "--threads", "2",
+             "--json", sys.argv[1]]) == 0
+assert torch.get_num_threads() == 1, "bench left its own thread count behind"
 assert main(["train", "--preset", "small", "--data", "embedded", "--out", sys.argv[2],
              "--max-steps", "2", "--workers", "2", "--set", "eval_max_images=32"]) == 0
 print("bench then train: done")

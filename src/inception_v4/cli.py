@@ -32,8 +32,8 @@ COMMANDS = {
                 "embedding network: the embeddings)"),
     "compare": ("inception_v4.evaluate.commands", "are two face images the same person? (an "
                 "embedding network: FaceNet)"),
-    "export": ("inception_v4.export", "export a network to ONNX or a torch.export program, "
-               "checked against PyTorch"),
+    "export": ("inception_v4.export.commands", "export a network to ONNX or a torch.export "
+               "program, checked against PyTorch"),
     "experiment": ("inception_v4.experiments.commands", "reproduce the paper's claims: "
                    "residual | scaling"),
     "bench": ("inception_v4.bench.commands", "speed and memory against timm; input pipeline "

@@ -84,9 +84,17 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def run_bench(args: argparse.Namespace) -> int:
     s = _settings(args)
-    torch.set_num_threads(s.threads)
     if s.keep_heap and not keep_heap():
         raise ValueError("--keep-heap needs Linux with glibc (mallopt); run without it")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(s.threads)
+    try:  # a caller's own thread count is theirs: `bench` then `train` in one process
+        return _measure(args, s)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _measure(args: argparse.Namespace, s: Settings) -> int:
     result: dict = {"machine": machine(s.torch_device), "settings": dataclasses.asdict(s)}
     modes = ["infer", "train"] if args.mode == "all" else [m for m in [args.mode] if m != "data"]
     if modes:
