@@ -118,7 +118,7 @@ class PerImageStandardize(nn.Module):
     (``(x / 255) * 255``, as the float transforms have always computed it), float32."""
 
     def forward(self, x: torch.Tensor | Pixels, channels_last: bool = False) -> torch.Tensor:
-        out = prewhiten(unit_float(x) * 255.0)  # its sums run in the layout prewhiten reads
+        out = prewhiten(unit_float(x) * 255.0)
         return out.contiguous(memory_format=torch.channels_last) \
             if channels_last and out.dim() == 4 else out
 
