@@ -17,7 +17,7 @@ from .blacklist import blacklist_mask, read_blacklist
 from .metrics import summarize, topk_correct
 from .predict import predict
 from .progress import progress as progress_bar
-from .views import crop_definition, draft_size, view_normalizer, view_pixels
+from .views import crop_definition, draft_size, split_view_config, view_pixels
 
 
 @dataclass
@@ -56,8 +56,7 @@ class _Views(Dataset):
     def __init__(self, dataset: Any, indices: list[int], crops: int,
                  configs: list[dict[str, Any]]) -> None:
         self.dataset, self.indices, self.crops = dataset, indices, crops
-        self.geometry = [{k: c[k] for k in ("image_size", "crop_pct", "interpolation")}
-                         for c in configs]
+        self.geometry = [split_view_config(c)[0] for c in configs]
         self.draft_size = max(draft_size(crops, c["image_size"], c["crop_pct"]) for c in configs)
 
     def __len__(self) -> int:
@@ -143,7 +142,7 @@ def collect_predictions(
         raise ValueError("no model to evaluate")
     configs = [view_config(m) for m in members]
     # views cross as uint8 and are normalised on each member's device (CPU for ONNX Runtime)
-    norms = [view_normalizer(c["mean"], c["std"]).to(_device(m))
+    norms = [split_view_config(c)[1].to(_device(m))
              for c, m in zip(configs, members, strict=True)]
     indices = select_indices(len(dataset), limit)
     # pinned host memory where a GPU reads the views: predict's copies then run asynchronously

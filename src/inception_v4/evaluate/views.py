@@ -120,6 +120,13 @@ def view_pixels(image: ImageLike, crops: int = 1, *, image_size: int = 299,
     return torch.stack(out)
 
 
+def split_view_config(cfg: dict) -> tuple[dict, nn.Module]:
+    """A :func:`views` config (``evaluate.view_config``) as :func:`view_pixels`' arguments
+    and the normaliser of those pixels."""
+    geometry = {k: cfg[k] for k in ("image_size", "crop_pct", "interpolation")}
+    return geometry, view_normalizer(cfg["mean"], cfg["std"])
+
+
 def view_normalizer(mean: Sequence[float] | None, std: Sequence[float] | None) -> nn.Module:
     """uint8 views (any device) → the network's input: ``(x / 255 - mean) / std``, or, with
     ``mean`` and ``std`` None, FaceNet's standardisation of each view on its 0-255 values."""
