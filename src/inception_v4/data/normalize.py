@@ -49,7 +49,9 @@ def unit_float(x: torch.Tensor | Pixels, channels_last: bool = False) -> torch.T
     if channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     if x.dtype == torch.uint8:
-        x = x.float().div_(255.0)
+        # divided by a tensor on x's device: CUDA multiplies by the reciprocal of a Python
+        # number instead, which differs from u / 255 in the last bit for 126 of 256 values
+        x = x.float().div_(torch.full((), 255.0, device=x.device))
     elif x.is_floating_point():
         x = x.to(torch.float32, copy=True)
     else:
