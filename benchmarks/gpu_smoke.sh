@@ -8,6 +8,9 @@
 #   benchmarks/gpu_smoke.sh --list           # print the steps and their commands only
 #
 # Steps (each prints "ok <step> <seconds>" or stops the script with "FAILED <step>"):
+#   normalize_exact uint8 batches normalised on the device equal the CPU's: bit for bit for
+#                   mean/std (training colour steps included), within one float32 ulp for
+#                   FaceNet's per-image standardisation (its float64 sums run in another order)
 #   train_bf16      train --amp bf16 --channels-last, checkpoint every step
 #   resume_bf16     the same command, longer: resumes from its last checkpoint
 #   resume_exact    an uninterrupted run of the same length: weights equal bit for bit
@@ -89,7 +92,31 @@ print("resumed run equals the uninterrupted one bit for bit at step", a["progres
 EOF
 }
 
+device_normalize() {  # device_normalize DEVICE: the normalisers there against the CPU
+    "$PY" - "$1" <<'EOF'
+import sys, numpy as np, torch
+from PIL import Image
+from torch.utils.data import default_collate
+from inception_v4.data import eval_transform, train_transform
+rng, device = np.random.default_rng(0), torch.device(sys.argv[1])
+images = [Image.fromarray(rng.integers(0, 256, (90, 120, 3), np.uint8)) for _ in range(16)]
+for normalize, kw in (("mean_std", {}), ("per_image", {"mean": None, "std": None})):
+    kw["normalize"] = normalize
+    for t in (train_transform(64, **kw), eval_transform(64, **kw)):
+        torch.manual_seed(0)
+        batch = default_collate([t.geometry(image) for image in images])
+        want = t.normalizer(batch)
+        got = t.normalizer.to(device)(batch.to(device), channels_last=True).cpu()
+        if normalize == "mean_std":
+            assert torch.equal(got, want), f"{t}: {(got != want).sum()} values differ"
+        else:  # float64 sums in another order, rounded to float32: one ulp at most
+            assert ((got == want) | (got == torch.nextafter(want, got))).all(), f"{t}"
+print("normalised on", device, "as on the CPU")
+EOF
+}
+
 BF16=(--amp bf16 --channels-last)
+step normalize_exact device_normalize "$DEVICE"
 step train_bf16 "${CLI[@]}" "${TRAIN[@]}" "${BF16[@]}" --out "$OUT/bf16" --max-steps "$STEPS"
 step resume_bf16 "${CLI[@]}" "${TRAIN[@]}" "${BF16[@]}" --out "$OUT/bf16" \
     --max-steps $((2 * STEPS))

@@ -31,7 +31,7 @@ def _steps(proc: subprocess.CompletedProcess) -> dict[str, str]:
 def test_gpu_smoke_plan_covers_every_cuda_path(tmp_path: Path) -> None:
     steps = _steps(_smoke("--list", "--out", str(tmp_path), env={"SMOKE_GPUS": "2"}))
     assert list(steps) == [
-        "train_bf16", "resume_bf16", "resume_bf16_resumed", "resume_exact",
+        "normalize_exact", "train_bf16", "resume_bf16", "resume_bf16_resumed", "resume_exact",
         "resume_exact_compare", "train_fp16", "compile", "compile_recompute", "eval_bf16",
         "eval_144", "bench_infer", "bench_infer_bf16", "bench_train", "speed_1gpu", "ddp",
         "ddp_resume", "speed_ddp", "figures"]

@@ -297,9 +297,8 @@ def test_finetuned_facenet_run_predicts_the_users_class_names(
     from inception_v4.train.build import open_splits, set_transforms
 
     train, val = open_splits(TrainConfig(data=str(data)))
-    set_transforms(train, val, _ckpt(out)["data_config"])  # what the run built
-    assert isinstance(train.transform.per_image, PerImageStandardize)
-    assert isinstance(val.transform.transforms[-1], PerImageStandardize)
+    normalizer = set_transforms(train, val, _ckpt(out)["data_config"])  # what the run built
+    assert isinstance(normalizer, PerImageStandardize)  # of both splits' uint8 images
     image = next((data / "val" / "c0").iterdir())
     capsys.readouterr()
     assert cli.main(["predict", "--weights", str(out), str(image), "--topk", "2"]) == 0

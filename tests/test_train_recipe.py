@@ -261,22 +261,27 @@ def test_small_preset_cut_to_three_epochs_reaches_its_peak_and_decays() -> None:
 
 
 def _splits(config: TrainConfig) -> tuple:
-    """The splits with the transforms ``fit`` gives them (the network's data config)."""
+    """The splits with the transforms ``fit`` gives them (the network's data config), each
+    as uint8 pixels then the normaliser the run applies on its device."""
     train, val = open_splits(config)
-    set_transforms(train, val, start_network(config, train.classes, None).record["data_config"])
-    return train, val
+    normalizer = set_transforms(train, val,
+                                start_network(config, train.classes, None).record["data_config"])
+    assert train.transform(Image.new("RGB", (9, 7))).image.dtype == torch.uint8
+    assert val.transform(Image.new("RGB", (9, 7))).dtype == torch.uint8
+    return (lambda image: normalizer(train.transform(image)),
+            lambda image: normalizer(val.transform(image)))
 
 
 def test_training_transforms_follow_the_models_preprocessing(tmp_path) -> None:  # noqa: ANN001
     data = str(make_image_folder(tmp_path / "data"))
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (90, 120, 3), np.uint8))
     train, val = _splits(TrainConfig(model="inception_v4", data=data, image_size=80))
-    assert torch.equal(val.transform(image), eval_transform(80)(image))  # 0.875, [-1, 1]
-    assert train.transform(image).shape == (3, 80, 80)
+    assert torch.equal(val(image), eval_transform(80)(image))  # 0.875, [-1, 1]
+    assert train(image).shape == (3, 80, 80)
     train, val = _splits(TrainConfig(model="inception_resnet_v1_facenet", data=data,
                                      image_size=80))
     whole = torch.from_numpy(np.array(image.resize((80, 80), Image.Resampling.BILINEAR)))
     expected = prewhiten(whole.permute(2, 0, 1))  # FaceNet: the whole image, per image
-    assert torch.allclose(val.transform(image), expected, atol=1e-5)
-    x = train.transform(image)
+    assert torch.allclose(val(image), expected, atol=1e-5)
+    x = train(image)
     assert abs(float(x.mean())) < 1e-5 and abs(float(x.std(correction=0)) - 1) < 1e-4

@@ -22,12 +22,13 @@ def collate_skipping(batch: list) -> tuple[torch.Tensor, torch.Tensor, int]:
 
 def build_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, workers: int,
                  sampler: Sampler | None = None, seed: int = 0,
-                 drop_last: bool = False) -> DataLoader:
-    """A DataLoader over ``dataset`` (items ``(tensor, label)`` or None for a bad image).
+                 drop_last: bool = False, pin_memory: bool | None = None) -> DataLoader:
+    """A DataLoader over ``dataset`` (items ``(tensor or Pixels, label)``, None for a bad image).
 
     The shuffle order and the workers' random streams come from a generator seeded with
-    ``seed``; workers persist across epochs when ``workers > 0``; memory is pinned when CUDA is
-    available. ``sampler`` (e.g. DistributedSampler) replaces ``shuffle``, which must be False.
+    ``seed``; workers persist across epochs when ``workers > 0``; batches are in pinned memory
+    when ``pin_memory`` (None: when CUDA is available). ``sampler`` (e.g. DistributedSampler)
+    replaces ``shuffle``, which must be False.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -37,7 +38,8 @@ def build_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, workers: i
         raise ValueError("pass shuffle=False with a sampler: the sampler decides the order")
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler,
-        num_workers=workers, collate_fn=collate_skipping, pin_memory=torch.cuda.is_available(),
+        num_workers=workers, collate_fn=collate_skipping,
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
         drop_last=drop_last, generator=torch.Generator().manual_seed(seed),
         persistent_workers=workers > 0,
     )

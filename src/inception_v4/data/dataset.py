@@ -14,6 +14,10 @@ from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
 
 from .images import MAX_PIXELS, BadImageError, decode_image
+from .normalize import MeanStdNormalize
+
+# transform None: [-1, 1], ``x / 127.5 - 1`` (the same float32 value for every uint8 value)
+_UNIT_RANGE = MeanStdNormalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +74,7 @@ class ImageDataset(torch.utils.data.Dataset):
             log.warning("skipped bad image: %s", err)
             return None
         if self.transform is None:
-            return pil_to_tensor(image).float().div_(127.5).sub_(1.0), self.labels[i]
+            return _UNIT_RANGE(pil_to_tensor(image)), self.labels[i]
         return self.transform(image), self.labels[i]
 
     def __repr__(self) -> str:

@@ -19,6 +19,12 @@ embeddings are not L2-normalised, so normalise them before comparing faces).
 Each transform carries ``draft_size``: the dataset may decode a large JPEG at reduced DCT scale
 as long as both sides stay at least that big (eval: output / crop_pct, so the crop is never
 upsampled from a reduced decode; train: the output size).
+
+Each transform is its geometric part (Pillow work ending in a uint8 ``3 × H × W`` tensor,
+``.geometry``) followed by its normaliser (``.normalizer``, :mod:`.normalize`: uint8 in,
+float32 out, on any device). The loaders of training and evaluation run the geometric part in
+their workers and the normaliser on the device after the copy; the transforms themselves
+return the same float tensors as ever (the normaliser run on the CPU).
 """
 
 from __future__ import annotations
@@ -34,9 +40,16 @@ from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 
 from ..models import IMAGENET_CFG
+from .normalize import (  # noqa: F401 - re-exported
+    NORMALIZE_MODES,
+    MeanStdNormalize,
+    PerImageStandardize,
+    Pixels,
+    normalizer,
+    prewhiten,
+)
 
 INCEPTION_MEAN, INCEPTION_STD = IMAGENET_CFG["mean"], IMAGENET_CFG["std"]
-NORMALIZE_MODES = ("mean_std", "per_image")
 INTERPOLATIONS = {
     "nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
     "bicubic": Image.Resampling.BICUBIC, "box": Image.Resampling.BOX,
@@ -111,74 +124,32 @@ def eval_draft_size(size: int, crop_pct: float) -> int:
     return math.ceil(size / crop_pct)
 
 
-def prewhiten(x: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """FaceNet's per-image standardisation: ``(x - mean) / max(std, 1/sqrt(n))`` per image,
-    over all its ``n`` raw 0-255 values.
-
-    ``x``: one image (C, H, W) or a batch (N, C, H, W), any real or uint8 dtype; the result
-    is float32 with the same shape (computed in float64). ``std`` is the population standard
-    deviation (NumPy's default, as in FaceNet's ``facenet.prewhiten``); the floor
-    ``1/sqrt(n)`` keeps flat images finite.
-    """
-    t = torch.as_tensor(x)
-    if t.dim() not in (3, 4):
-        raise ValueError(f"prewhiten expects (C, H, W) or (N, C, H, W), got shape "
-                         f"{tuple(t.shape)}")
-    if t.dtype == torch.bool or t.is_complex():
-        raise ValueError(f"prewhiten expects real pixel values, got dtype {t.dtype}")
-    batch = t.to(torch.float64).reshape(t.shape[0] if t.dim() == 4 else 1, -1)
-    mean = batch.mean(1, keepdim=True)
-    std = batch.std(1, correction=0, keepdim=True)
-    out = (batch - mean) / std.clamp(min=1.0 / math.sqrt(batch.shape[1]))
-    return out.to(torch.float32).reshape(t.shape)
-
-
-class PerImageStandardize:
-    """:func:`prewhiten` of a [0, 1] image tensor (its pixels times 255)."""
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return prewhiten(x * 255.0)
-
-    def __repr__(self) -> str:
-        return "PerImageStandardize()"
-
-
-def _normalize(normalize: str, mean: Sequence[float] | None, std: Sequence[float] | None):  # noqa: ANN202
-    if normalize == "per_image":
-        return PerImageStandardize()
-    if normalize != "mean_std":
-        raise ValueError(f"unknown normalize {normalize!r}; choose one of "
-                         f"{', '.join(NORMALIZE_MODES)}")
-    if mean is None or std is None:
-        raise ValueError("normalize='mean_std' needs mean and std")
+def _reference_normalize(normalize: str, mean: Sequence[float] | None,
+                         std: Sequence[float] | None) -> nn.Module:
+    """The last step of the stock pipeline: torchvision's ``Normalize`` (or FaceNet's)."""
+    last = normalizer(normalize, mean, std)  # validates the choice
+    if isinstance(last, PerImageStandardize):
+        return last
     return transforms.Normalize(tuple(mean), tuple(std))
 
 
-class InceptionTrain:
-    """Inception training preprocessing (module docstring) in one pass: PIL → ``3 × H × W``.
+class InceptionTrainGeometry:
+    """The geometric part of :class:`InceptionTrain`: PIL → :class:`Pixels` (the uint8 crop
+    with the brightness delta and saturation factor drawn for it).
 
-    The same output as :func:`reference_train_transform` (the stock torchvision ``Compose``)
-    from the same random draws, made in the same order (bit for bit in the tests): the crop,
-    resize and flip are the same Pillow calls, and the four per-pixel steps (to [0, 1],
-    brightness, saturation, normalisation) the same tensor arithmetic done in place, without
-    four transforms' checks, copies and dispatch, which cost more than the arithmetic itself
-    at small training sizes (1.6× faster per 96 px image; benchmarks/RESULTS.md).
+    Every random number is drawn here, on the CPU, in the order of
+    :func:`reference_train_transform` (the stock torchvision ``Compose``): the crop, the flip,
+    the brightness delta, ColorJitter's order draw, the saturation factor.
     """
 
-    def __init__(self, size: tuple[int, int], mean: Sequence[float] | None,
-                 std: Sequence[float] | None, normalize: str) -> None:
+    def __init__(self, size: tuple[int, int]) -> None:
         self.crop = transforms.RandomResizedCrop(
             size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
             interpolation=InterpolationMode.BILINEAR, antialias=True)
         self.max_delta, self.saturation = 32.0 / 255.0, (0.5, 1.5)
-        last = _normalize(normalize, mean, std)  # validates the choice
-        self.per_image = last if normalize == "per_image" else None
-        if self.per_image is None:
-            self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
-            self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
         self.draft_size = max(size)
 
-    def __call__(self, image: Image.Image) -> torch.Tensor:
+    def __call__(self, image: Image.Image) -> Pixels:
         top, left, height, width = self.crop.get_params(image, self.crop.scale, self.crop.ratio)
         flip = bool(torch.rand(1) < 0.5)                            # RandomHorizontalFlip
         delta = (torch.rand(()).item() * 2.0 - 1.0) * self.max_delta  # RandomBrightnessShift
@@ -189,20 +160,40 @@ class InceptionTrain:
         image = image.resize((width, height), Image.Resampling.BILINEAR)
         if flip:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        # ToTensor, RandomBrightnessShift, ColorJitter(saturation), Normalize: the same
-        # operations in the same order, in place
-        x = torch.from_numpy(np.array(image)).permute(2, 0, 1).contiguous().float()
-        x.div_(255.0).add_(delta).clamp_(0.0, 1.0)
-        grey = 0.2989 * x[0] + 0.587 * x[1] + 0.114 * x[2]  # torchvision's rgb_to_grayscale
-        x.mul_(factor).add_(grey.mul_(1.0 - factor)).clamp_(0.0, 1.0)
-        if self.per_image is not None:
-            return self.per_image(x)
-        return x.sub_(self.mean).div_(self.std)
+        pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1).contiguous()
+        return Pixels(pixels, torch.tensor([delta, factor], dtype=torch.float64))
 
     def __repr__(self) -> str:
-        norm = ("per_image" if self.per_image is not None else
-                f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}")
-        return f"InceptionTrain(size={self.crop.size}, {norm})"
+        return f"InceptionTrainGeometry(size={self.crop.size})"
+
+
+class InceptionTrain:
+    """Inception training preprocessing (module docstring): PIL → float ``3 × H × W``.
+
+    ``geometry`` (:class:`InceptionTrainGeometry`) then ``normalizer``: the same output as
+    :func:`reference_train_transform` from the same random draws (bit for bit in the tests):
+    the crop, resize and flip are the same Pillow calls, and the four per-pixel steps (to
+    [0, 1], brightness, saturation, normalisation) the same tensor arithmetic done in place,
+    without four transforms' checks, copies and dispatch (1.6× faster per 96 px image;
+    benchmarks/RESULTS.md), and batched on the device by the training loader.
+    """
+
+    def __init__(self, size: tuple[int, int], mean: Sequence[float] | None,
+                 std: Sequence[float] | None, normalize: str) -> None:
+        self.normalizer = normalizer(normalize, mean, std)
+        self.geometry = InceptionTrainGeometry(size)
+        self.draft_size = self.geometry.draft_size
+
+    @property
+    def per_image(self) -> PerImageStandardize | None:
+        """FaceNet's standardisation when that is the normaliser, else None."""
+        return self.normalizer if isinstance(self.normalizer, PerImageStandardize) else None
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return self.normalizer(self.geometry(image))
+
+    def __repr__(self) -> str:
+        return f"InceptionTrain(size={self.geometry.crop.size}, {self.normalizer})"
 
 
 def train_transform(image_size: int | Sequence[int], *,
@@ -227,7 +218,7 @@ def reference_train_transform(image_size: int | Sequence[int], *,
         transforms.ToTensor(),
         RandomBrightnessShift(32.0 / 255.0),
         transforms.ColorJitter(saturation=(0.5, 1.5)),
-        _normalize(normalize, mean, std),
+        _reference_normalize(normalize, mean, std),
     ])
     pipeline.draft_size = max(size)
     return pipeline
@@ -237,14 +228,16 @@ def eval_transform(image_size: int | Sequence[int], crop_pct: float = 0.875,
                    interpolation: str = "bilinear", mean: Sequence[float] | None = INCEPTION_MEAN,
                    std: Sequence[float] | None = INCEPTION_STD, *,
                    normalize: str = "mean_std") -> transforms.Compose:
-    """slim evaluation preprocessing: central ``crop_pct`` of each side, squash-resize."""
+    """slim evaluation preprocessing: central ``crop_pct`` of each side, squash-resize.
+
+    ``.geometry`` (the crop, a uint8 tensor) and ``.normalizer`` are its two parts."""
     size = _size(image_size)
-    pipeline = transforms.Compose([
-        CentralCropResize(size, crop_pct, interpolation),
-        transforms.ToTensor(),
-        _normalize(normalize, mean, std),
-    ])
-    pipeline.draft_size = eval_draft_size(max(size), crop_pct)
+    geometry = transforms.Compose([CentralCropResize(size, crop_pct, interpolation),
+                                   transforms.PILToTensor()])
+    last = normalizer(normalize, mean, std)
+    pipeline = transforms.Compose([*geometry.transforms, last])
+    pipeline.geometry, pipeline.normalizer = geometry, last
+    pipeline.draft_size = geometry.draft_size = eval_draft_size(max(size), crop_pct)
     return pipeline
 
 

@@ -30,7 +30,7 @@ from .paper import published_beside
 from .predict import predict
 from .printing import print_table
 from .progress import progress
-from .views import CROP_COUNTS, crop_definition, views
+from .views import CROP_COUNTS, crop_definition, split_view_config, view_pixels
 
 # Errors and accuracies in the JSON are fractions, as in every file the project writes.
 UNIT = "fraction (0-1) for errors and accuracies"
@@ -276,19 +276,19 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"--embeddings: {info['model']} is a classifier; its predict output "
                          f"is classes (--json)")
     names = class_names(model.num_classes, info["classes"])
-    cfg, out, failed, vectors = view_config(model), [], [], []
+    (geometry, norm), out, failed, vectors = split_view_config(view_config(model)), [], [], []
     paths = image_files(args.images)
     for path in progress(paths, "predict", "image", quiet=args.quiet or len(paths) < 10):
         image = _read_image(path, failed)
         if image is None:
             continue
         if embedding:
-            vectors.append(embed(model, views(image, args.crops, **cfg)))
+            vectors.append(embed(model, view_pixels(image, args.crops, **geometry), norm))
             print(f"{path}\n  {len(vectors[-1])}-d embedding (unit length): "
                   f"{preview(vectors[-1])}")
             out.append({"image": path, "embedding": vectors[-1].tolist()})
             continue
-        probs = predict(model, views(image, args.crops, **cfg))
+        probs = predict(model, view_pixels(image, args.crops, **geometry), normalizer=norm)
         top = probs.topk(min(args.topk, len(probs)))
         rows = [{"class": int(c), "name": names[int(c)], "probability": float(p)}
                 for p, c in zip(top.values, top.indices, strict=True)]
@@ -315,11 +315,11 @@ def run_compare(args: argparse.Namespace) -> int:
         raise ValueError(f"compare needs an embedding network (FaceNet's "
                          f"inception_resnet_v1_facenet); {args.weights} holds the classifier "
                          f"{info['model']}: use predict")
-    cfg, failed = view_config(model), []
+    (geometry, norm), failed = split_view_config(view_config(model)), []
     images = [_read_image(path, failed) for path in (args.image_a, args.image_b)]
     if failed:
         return 2
-    a, b = (embed(model, views(image, args.crops, **cfg)) for image in images)
+    a, b = (embed(model, view_pixels(image, args.crops, **geometry), norm) for image in images)
     distance = squared_distance(a, b)
     same = distance < args.threshold
     print(f"squared distance {distance:.4f} between the unit-length embeddings (threshold "

@@ -37,14 +37,17 @@ def is_embedding(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def embed(model: nn.Module, views: torch.Tensor) -> torch.Tensor:
+def embed(model: nn.Module, views: torch.Tensor,
+          normalizer: nn.Module | None = None) -> torch.Tensor:
     """The unit-length embedding of one image from its ``V × C × H × W`` views (the mean of
-    the views' outputs, then L2-normalised); float32 on the CPU."""
+    the views' outputs, then L2-normalised); float32 on the CPU. ``normalizer``: the views
+    are uint8 pixels, normalised on the model's device (``views.view_normalizer``)."""
     was_training = model.training
     model.eval()
     try:
         param = next(model.parameters(), None)
-        out = model(views.to(param.device if param is not None else views.device))
+        x = views.to(param.device if param is not None else views.device)
+        out = model(x if normalizer is None else normalizer(x))
     finally:
         model.train(was_training)
     return F.normalize(out.float().mean(dim=0), dim=0).cpu()

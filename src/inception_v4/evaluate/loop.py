@@ -17,7 +17,7 @@ from .blacklist import blacklist_mask, read_blacklist
 from .metrics import summarize, topk_correct
 from .predict import predict
 from .progress import progress as progress_bar
-from .views import crop_definition, draft_size, views
+from .views import crop_definition, draft_size, split_view_config, view_pixels
 
 
 @dataclass
@@ -51,11 +51,12 @@ _LOAD_ERRORS = (BadImageError, OSError, ValueError)
 
 
 class _Views(Dataset):
-    """Sample ``j`` → ``(dataset index, [views per member] or None, error or None)``."""
+    """Sample ``j`` → ``(dataset index, [uint8 views per member] or None, error or None)``."""
 
     def __init__(self, dataset: Any, indices: list[int], crops: int,
                  configs: list[dict[str, Any]]) -> None:
-        self.dataset, self.indices, self.crops, self.configs = dataset, indices, crops, configs
+        self.dataset, self.indices, self.crops = dataset, indices, crops
+        self.geometry = [split_view_config(c)[0] for c in configs]
         self.draft_size = max(draft_size(crops, c["image_size"], c["crop_pct"]) for c in configs)
 
     def __len__(self) -> int:
@@ -68,7 +69,7 @@ class _Views(Dataset):
         except _LOAD_ERRORS as err:
             name = self.dataset.name(i)
             return i, None, str(err) if name in str(err) else f"{name}: {err}"
-        return i, [views(image, self.crops, **cfg) for cfg in self.configs], None
+        return i, [view_pixels(image, self.crops, **cfg) for cfg in self.geometry], None
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -140,6 +141,9 @@ def collect_predictions(
     if not members:
         raise ValueError("no model to evaluate")
     configs = [view_config(m) for m in members]
+    # views cross as uint8 and are normalised on each member's device (CPU for ONNX Runtime)
+    norms = [split_view_config(c)[1].to(_device(m))
+             for c, m in zip(configs, members, strict=True)]
     indices = select_indices(len(dataset), limit)
     # pinned host memory where a GPU reads the views: predict's copies then run asynchronously
     pin = any(_device(m).type == "cuda" for m in members)
@@ -157,8 +161,8 @@ def collect_predictions(
             continue  # after a bad image: only decode, to list every unreadable file
         labels = torch.tensor([dataset.label(i) for i, _ in good])
         probs = torch.stack([
-            align_classes(predict(m, torch.stack([v[j] for _, v in good]), batch_size),
-                          dataset.num_classes)
+            align_classes(predict(m, torch.stack([v[j] for _, v in good]), batch_size,
+                                  norms[j]), dataset.num_classes)
             for j, m in enumerate(members)]).mean(dim=0)
         _record(out, probs, labels, [i for i, _ in good], min(5, probs.shape[1]))
     if bad and not skip_bad:

@@ -18,11 +18,14 @@ from torch import nn
 
 
 @torch.no_grad()
-def view_probabilities(model: nn.Module, views: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+def view_probabilities(model: nn.Module, views: torch.Tensor, chunk: int = 64,
+                       normalizer: nn.Module | None = None) -> torch.Tensor:
     """Softmax of ``model`` on each view, ``chunk`` views per forward pass (bounded memory).
 
     ``views`` is ``V × C × H × W`` or ``N × V × C × H × W``; the result is ``V × K`` or
-    ``N × V × K`` float32 on the CPU.
+    ``N × V × K`` float32 on the CPU. ``normalizer`` (``views.view_normalizer``): the views
+    are uint8 pixels, copied to the model's device and normalised there, in the memory
+    format of its weights; None: they are the model's input already.
     """
     if views.dim() not in (4, 5):
         raise ValueError(f"views must be V x C x H x W or N x V x C x H x W, got "
@@ -32,15 +35,27 @@ def view_probabilities(model: nn.Module, views: torch.Tensor, chunk: int = 64) -
     flat = views.flatten(0, 1) if views.dim() == 5 else views
     param = next(model.parameters(), None)
     device = param.device if param is not None else views.device
+    channels_last = normalizer is not None and _channels_last(model)
     was_training = model.training
     model.eval()
     try:
-        parts = [_softmax(model(part.to(device, non_blocking=True)))
-                 for part in flat.split(chunk)]
+        parts = []
+        for part in flat.split(chunk):
+            x = part.to(device, non_blocking=True)
+            if normalizer is not None:
+                x = normalizer(x, channels_last=channels_last)
+            parts.append(_softmax(model(x)))
     finally:
         model.train(was_training)
     probs = torch.cat(parts)
     return probs.unflatten(0, views.shape[:2]) if views.dim() == 5 else probs
+
+
+def _channels_last(model: nn.Module) -> bool:
+    """Whether the model's first convolution weight is stored channels-last."""
+    weight = next((p for p in model.parameters() if p.dim() == 4), None)
+    return (weight is not None and not weight.is_contiguous()
+            and weight.is_contiguous(memory_format=torch.channels_last))
 
 
 def _softmax(logits: torch.Tensor | tuple) -> torch.Tensor:
@@ -49,10 +64,12 @@ def _softmax(logits: torch.Tensor | tuple) -> torch.Tensor:
     return torch.softmax(logits.float(), dim=-1).cpu()
 
 
-def predict(model: nn.Module, views: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+def predict(model: nn.Module, views: torch.Tensor, chunk: int = 64,
+            normalizer: nn.Module | None = None) -> torch.Tensor:
     """Class probabilities averaged over the views: ``K`` for ``V × C × H × W`` views,
-    ``N × K`` for ``N × V × C × H × W`` (softmax per view, then the arithmetic mean)."""
-    return view_probabilities(model, views, chunk).mean(dim=-2)
+    ``N × K`` for ``N × V × C × H × W`` (softmax per view, then the arithmetic mean);
+    ``normalizer``: as :func:`view_probabilities`'."""
+    return view_probabilities(model, views, chunk, normalizer).mean(dim=-2)
 
 
 def ensemble(models: Sequence[nn.Module], views: torch.Tensor | Sequence[torch.Tensor],

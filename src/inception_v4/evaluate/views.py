@@ -16,6 +16,10 @@
 Views are ordered scale, square, crop (top-left, top-right, bottom-left, bottom-right,
 centre, whole), mirror (as is, mirrored): :func:`view_layout` names them in that order.
 A side shorter than the crop is upscaled first, never an error.
+
+:func:`view_pixels` cuts the views as uint8 (a 144-crop image at 299 px is 38.6 MB, not
+154 MB of float32); :func:`view_normalizer` makes them the network's input, on the device that
+runs the network (``evaluate``'s loop and ``predict`` do so); :func:`views` is the two.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Sequence
 
 import torch
 from PIL import Image
+from torch import nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
@@ -32,7 +37,7 @@ from ..data.transforms import (
     central_box,
     eval_draft_size,
     interpolation_mode,
-    prewhiten,
+    normalizer,
 )
 
 GOOGLENET_SCALES = (256, 288, 320, 352)  # shorter side at 224 input, reference [14]
@@ -84,7 +89,18 @@ def views(
     ``image`` is a PIL image or a ``C × H × W`` tensor (uint8 0-255 or float 0-1). ``mean`` /
     ``std`` normalise each channel; ``None`` for both standardises each view on its own
     (FaceNet's "prewhiten" on 0-255 values). See the module docstring for the crop definitions.
+    The same as ``view_normalizer(mean, std)(view_pixels(...))``.
     """
+    pixels = view_pixels(image, crops, image_size=image_size, crop_pct=crop_pct,
+                         interpolation=interpolation)
+    return view_normalizer(mean, std)(pixels)
+
+
+def view_pixels(image: ImageLike, crops: int = 1, *, image_size: int = 299,
+                crop_pct: float = 0.875, interpolation: str = "bilinear") -> torch.Tensor:
+    """The ``crops`` views of ``image`` (arguments as :func:`views`'), not normalised:
+    uint8 ``V × C × image_size × image_size`` from a PIL image or a uint8 tensor (a float
+    tensor gives float views, resized in float)."""
     _check_crops(crops)
     if image_size < 1 or not 0.0 < crop_pct <= 1.0:
         raise ValueError(f"need image_size >= 1 and 0 < crop_pct <= 1, got {image_size}, "
@@ -101,7 +117,22 @@ def views(
             for q in squares:
                 for crop in _square_crops(_square(scaled, q), image_size, mode):
                     out += [crop, F.horizontal_flip(crop)]
-    return _normalize(torch.stack(out), mean, std)
+    return torch.stack(out)
+
+
+def split_view_config(cfg: dict) -> tuple[dict, nn.Module]:
+    """A :func:`views` config (``evaluate.view_config``) as :func:`view_pixels`' arguments
+    and the normaliser of those pixels."""
+    geometry = {k: cfg[k] for k in ("image_size", "crop_pct", "interpolation")}
+    return geometry, view_normalizer(cfg["mean"], cfg["std"])
+
+
+def view_normalizer(mean: Sequence[float] | None, std: Sequence[float] | None) -> nn.Module:
+    """uint8 views (any device) → the network's input: ``(x / 255 - mean) / std``, or, with
+    ``mean`` and ``std`` None, FaceNet's standardisation of each view on its 0-255 values."""
+    if mean is None or std is None:
+        return normalizer("per_image", None, None)
+    return normalizer("mean_std", mean, std)
 
 
 def draft_size(crops: int, image_size: int, crop_pct: float) -> int:
@@ -125,13 +156,12 @@ def _size(image: ImageLike) -> tuple[int, int]:
     return int(image.shape[-2]), int(image.shape[-1])
 
 
-def _to_float(image: ImageLike) -> torch.Tensor:
-    """``C × H × W`` float in [0, 1] (a float tensor is taken as already scaled)."""
+def _to_pixels(image: ImageLike) -> torch.Tensor:
+    """``C × H × W`` uint8 from a PIL image or a uint8 tensor; float from any other tensor
+    (taken as already in [0, 1])."""
     if isinstance(image, Image.Image):
-        image = F.pil_to_tensor(image.convert("RGB"))
-    if image.dtype == torch.uint8:
-        return image.float().div(255.0)
-    return image.float()
+        return F.pil_to_tensor(image.convert("RGB"))
+    return image if image.dtype == torch.uint8 else image.float()
 
 
 def _resize(image: ImageLike, size: tuple[int, int], mode: InterpolationMode) -> ImageLike:
@@ -145,11 +175,11 @@ def _central(image: ImageLike, crop_pct: float, size: int, interpolation: str) -
     """The data package's central crop resized to ``size``×``size`` (``eval_transform``)."""
     if isinstance(image, Image.Image):  # Pillow resamples the box in place
         crop = CentralCropResize((size, size), crop_pct, interpolation)
-        return _to_float(crop(image.convert("RGB")))
+        return _to_pixels(crop(image.convert("RGB")))
     h, w = _size(image)
     left, top, right, bottom = central_box(w, h, crop_pct)
     box = F.crop(image, top, left, bottom - top, right - left)
-    return _to_float(_resize(box, (size, size), interpolation_mode(interpolation)))
+    return _to_pixels(_resize(box, (size, size), interpolation_mode(interpolation)))
 
 
 def _resize_shorter(image: ImageLike, side: int, mode: InterpolationMode) -> ImageLike:
@@ -176,13 +206,6 @@ def _square_crops(square: ImageLike, size: int, mode: InterpolationMode) -> list
         square, side = whole, size
     far, mid = side - size, int(round((side - size) / 2.0))
     corners = [(0, 0), (0, far), (far, 0), (far, far), (mid, mid)]
-    return [_to_float(F.crop(square, t, l, size, size)) for t, l in corners] + [_to_float(whole)]
+    return [_to_pixels(F.crop(square, t, l, size, size)) for t, l in corners] + [
+        _to_pixels(whole)]
 
-
-def _normalize(x: torch.Tensor, mean: Sequence[float] | None,
-               std: Sequence[float] | None) -> torch.Tensor:
-    if mean is None or std is None:  # FaceNet's prewhiten of each view, on 0-255 pixels
-        return prewhiten(x * 255.0)
-    m = torch.tensor(mean, dtype=x.dtype)[:, None, None]
-    s = torch.tensor(std, dtype=x.dtype)[:, None, None]
-    return (x - m) / s

@@ -35,11 +35,15 @@ def open_splits(config: TrainConfig) -> tuple[ImageDataset, ImageDataset]:
     return train, val
 
 
-def set_transforms(train: ImageDataset, val: ImageDataset, data_config: dict) -> None:
+def set_transforms(train: ImageDataset, val: ImageDataset, data_config: dict) -> nn.Module:
     """Inception training augmentation and evaluation crop around the network's own input
-    (size, interpolation, crop fraction, normalisation: ``data_config``)."""
-    train.transform = create_transform(data_config, training=True)
-    val.transform = create_transform(data_config, training=False)
+    (size, interpolation, crop fraction, normalisation: ``data_config``): the datasets get
+    the geometric parts (uint8 images; training's with its colour draws, ``data.Pixels``),
+    and the normaliser both share is returned, to run on the device (``step.prepare``)."""
+    augment = create_transform(data_config, training=True)
+    crop = create_transform(data_config, training=False)
+    train.transform, val.transform = augment.geometry, crop.geometry
+    return augment.normalizer
 
 
 @dataclass

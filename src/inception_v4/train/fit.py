@@ -80,7 +80,7 @@ def next_batch(run: Run) -> tuple | None:
     for images, labels, skipped in run.batches:
         run.position += 1
         run.skipped += skipped
-        if not distributed.any_flag(images.numel() == 0, run.dist):
+        if not distributed.any_flag(len(labels) == 0, run.dist):
             return images, labels
     return None
 
@@ -171,9 +171,10 @@ def evaluate_and_record(run: Run) -> None:
     cfg, d = run.config, run.dist
     check_finite(run)
     tic = time.monotonic()
-    raw = validate(run.net, run.val_loader, d, cfg.amp, cfg.channels_last, "eval (raw)")
+    raw = validate(run.net, run.val_loader, d, cfg.amp, cfg.channels_last, "eval (raw)",
+                   run.normalizer)
     avg = (validate(run.ema.module, run.val_loader, d, cfg.amp, cfg.channels_last,
-                    "eval (averaged)")
+                    "eval (averaged)", run.normalizer)
            if run.ema is not None else {"top1_err": math.nan, "top5_err": math.nan})
     run.eval_seconds = time.monotonic() - tic
     row = {"epoch": run.fractional_epoch, "step": run.step, "top1_err": raw["top1_err"],

@@ -77,20 +77,23 @@ class SeededSamples(Dataset):
 
 
 def train_loader(dataset: ImageDataset, per_rank_batch: int, rank: int, world: int,
-                 seed: int, workers: int) -> DataLoader:
-    """A loader whose ``sampler`` is an :class:`EpochSampler` (call its ``set_epoch``)."""
+                 seed: int, workers: int, *, pin_memory: bool | None = None) -> DataLoader:
+    """A loader whose ``sampler`` is an :class:`EpochSampler` (call its ``set_epoch``);
+    ``pin_memory``: as ``data.build_loader``'s (True where the run's device is a GPU)."""
     sampler = EpochSampler(len(dataset), per_rank_batch, rank, world, seed)
     if sampler.steps_per_epoch() < 1:
         raise ValueError(f"the training split has {len(dataset)} images, fewer than one global "
                          f"batch of {per_rank_batch * world}; lower --batch-size")
     loader = build_loader(SeededSamples(dataset), per_rank_batch, shuffle=False,
-                          workers=workers, sampler=sampler, seed=seed, drop_last=True)
+                          workers=workers, sampler=sampler, seed=seed, drop_last=True,
+                          pin_memory=pin_memory)
     loader.worker_init_fn = ignore_in_worker  # SIGTERM to the process group: not theirs
     return loader
 
 
 def eval_loader(dataset: ImageDataset, batch_size: int, rank: int, world: int, seed: int,
-                workers: int, max_images: int = 0) -> DataLoader:
+                workers: int, max_images: int = 0, *,
+                pin_memory: bool | None = None) -> DataLoader:
     """This rank's disjoint share (no padding) of the val split, or of a fixed seeded subset
     of ``max_images`` of it; summed over ranks it covers every chosen image exactly once."""
     indices = list(range(len(dataset)))
@@ -98,6 +101,6 @@ def eval_loader(dataset: ImageDataset, batch_size: int, rank: int, world: int, s
         g = torch.Generator().manual_seed(seed)
         indices = sorted(torch.randperm(len(dataset), generator=g)[:max_images].tolist())
     loader = build_loader(Subset(dataset, indices[rank::world]), batch_size, shuffle=False,
-                          workers=workers, seed=seed)
+                          workers=workers, seed=seed, pin_memory=pin_memory)
     loader.worker_init_fn = ignore_in_worker
     return loader

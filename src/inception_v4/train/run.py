@@ -59,6 +59,7 @@ class Run:
     ema: ModelEma | None
     steps_per_epoch: int
     wrapped: nn.Module | None = None  # net under DDP / torch.compile: what a step calls
+    normalizer: nn.Module | None = None  # uint8 batches → network input, on the device
     record: dict = field(default_factory=dict)  # classes, preprocessing, pretrained origin
     # where it is: every checkpoint saves it, a resume restores it
     step: int = 0                  # optimiser steps done
@@ -111,10 +112,12 @@ def start_run(config: TrainConfig, d: Dist, stop: StopRequest,
     config = resolve_amp(start.config, d.device)  # the network arguments of --pretrained
     for note in start.notes:
         say(d, note)
-    set_transforms(train_ds, val_ds, start.record["data_config"])
+    normalizer = set_transforms(train_ds, val_ds, start.record["data_config"])
     per_rank = per_rank_batch(config, d)
-    loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers)
+    loader = train_loader(train_ds, per_rank, d.rank, d.world, config.seed, config.workers,
+                          pin_memory=d.device.type == "cuda")
     run = build_run(config, d, start.net, loader.sampler.steps_per_epoch())
+    run.normalizer = normalizer.to(d.device)
     for note in schedule_notes(config):
         say(d, f"note: {note}")
     run.record, run.stop = start.record, stop
@@ -168,7 +171,8 @@ def open_io(run: Run, loader: DataLoader, val_ds: ImageDataset) -> None:
     run.total_steps = min(total, cfg.max_steps) if cfg.max_steps > 0 else total
     run.train_loader = loader
     run.val_loader = eval_loader(val_ds, max(cfg.batch_size // d.world, 1), d.rank, d.world,
-                                 cfg.seed, cfg.workers, cfg.eval_max_images)
+                                 cfg.seed, cfg.workers, cfg.eval_max_images,
+                                 pin_memory=d.device.type == "cuda")
     run.progress = Progress(d.main, run.total_steps, run.step)
     run.window.start_seconds = run.seconds
     if d.main:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.normalize import Pixels
 from ..evaluate.metrics import topk_correct
 from ..evaluate.progress import progress
 from . import distributed
@@ -61,8 +62,15 @@ def step_seed(seed: int, rank: int, step: int) -> int:
     return ((seed * 7919 + rank) * 1_000_003 + step) % (2**63)
 
 
-def prepare(images: torch.Tensor, d: Dist, channels_last: bool) -> torch.Tensor:
+def prepare(images: torch.Tensor | Pixels, d: Dist, channels_last: bool,
+            normalizer: nn.Module | None = None) -> torch.Tensor:
+    """A loader's batch as the network's input on ``d.device``: the uint8 batch (with its
+    colour draws, :class:`~inception_v4.data.normalize.Pixels`) is copied (asynchronously
+    from pinned memory) and normalised there, in channels-last order when asked.
+    ``normalizer`` None: the batch is already the float input (copied, reordered)."""
     x = images.to(d.device, non_blocking=True)
+    if normalizer is not None:
+        return normalizer(x, channels_last=channels_last)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
@@ -74,7 +82,8 @@ def train_step(run: Run, images: torch.Tensor, labels: torch.Tensor) -> torch.Te
     for group in run.optimizer.param_groups:
         group["lr"] = lr * group.get("lr_scale", 1.0)  # layer-wise decay (optim.py)
     torch.manual_seed(step_seed(cfg.seed, d.rank, run.step))
-    x, y = prepare(images, d, cfg.channels_last), labels.to(d.device, non_blocking=True)
+    x = prepare(images, d, cfg.channels_last, run.normalizer)
+    y = labels.to(d.device, non_blocking=True)
     with autocast(d.device, cfg.amp):
         loss = compute_loss(run.wrapped(x), y, cfg)
     value = _mean_over_ranks(loss.detach().float(), d)
@@ -135,20 +144,22 @@ def _mean_over_ranks(value: torch.Tensor, d: Dist) -> torch.Tensor:
 
 @torch.no_grad()
 def validate(net: nn.Module, loader: torch.utils.data.DataLoader, d: Dist, amp: str = "off",
-             channels_last: bool = False, label: str = "") -> dict[str, float]:
+             channels_last: bool = False, label: str = "",
+             normalizer: nn.Module | None = None) -> dict[str, float]:
     """Top-1/top-5 error (fractions) over the loader, summed over ranks, with the tie rule of
     :func:`inception_v4.evaluate.metrics.topk_correct`; and the fraction of exact zeros in
     ``forward_features`` (the last activation before the average pool: the paper's §3.3
-    "died" signal). ``label``: a progress bar with that name on rank 0's terminal."""
+    "died" signal). ``label``: a progress bar with that name on rank 0's terminal;
+    ``normalizer``: as :func:`prepare`'s."""
     was_training = net.training
     net.eval()
     counts = torch.zeros(5, dtype=torch.float64, device=d.device)  # top1, top5, n, zeros, all
     for images, labels, _ in progress(loader, label, "batch", quiet=not (label and d.main)):
-        if images.numel() == 0:
+        if len(labels) == 0:
             continue
         y = labels.to(d.device)
         with autocast(d.device, amp):
-            feats = net.forward_features(prepare(images, d, channels_last))
+            feats = net.forward_features(prepare(images, d, channels_last, normalizer))
             logits = net.forward_head(feats)
         counts[0] += topk_correct(logits.float(), y, 1).sum()
         counts[1] += topk_correct(logits.float(), y, min(5, logits.shape[1])).sum()
