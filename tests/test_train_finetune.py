@@ -325,33 +325,31 @@ def _cifar_subset(cifar: Path, root: Path, train: int, val: int) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="measured 2026-12-07 (2 shared CPU cores): after this 2-epoch "
-                   "pretraining (32 % Imagenette accuracy) the fine-tuned error is 75.3 % "
-                   "(head alone; 77.0 % every layer) against 79.7 % from scratch: a real but "
-                   "small gain (one standard error of the difference is 3.4 points at 300 "
-                   "images). A clear gap needs a longer pretraining than was run here",
-                   strict=False)
 def test_pretrained_on_imagenette_transfers_to_cifar_better_than_scratch(
         shared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """Pretrain a small network on Imagenette, fine-tune it on 500 CIFAR-10 images; the same
-    network from scratch with the from-scratch CPU preset, for the same steps, ends clearly
-    worse (a --pretrained that loaded nothing would tie with it)."""
+    """Pretrain the small network on Imagenette (8 epochs, about 6 minutes on 2 idle cores),
+    fine-tune every layer of it on 200 CIFAR-10 images; the same network from scratch with
+    the from-scratch CPU preset, for the same 60 steps, ends clearly worse.
+
+    Measured 2026-12-08 (AMD EPYC, 2 cores): the pretraining reached 62.4 % Imagenette top-1;
+    on the 1,000 CIFAR-10 test images, fine-tuned 70.1 % error, scratch 84.3 % (one standard
+    error of the difference: about 2 points). A ``--pretrained`` that loaded nothing starts
+    from a random network like scratch and cannot clear the 7-point margin."""
     datasets = shared_dir / "datasets"
     imagenette, cifar = datasets / "imagenette-96", datasets / "cifar10"
     if not (imagenette / "train.tar").is_file() or not (cifar / "train.tar.gz").is_file():
         pytest.skip("imagenette-96 or cifar10 not in ../shared/datasets")
-    data = _cifar_subset(cifar, tmp_path / "cifar", train=50, val=30)
-    common = ["--image-size", "75", "--batch-size", "32", "--workers", "2"]
+    data = _cifar_subset(cifar, tmp_path / "cifar", train=20, val=100)
     assert cli.main(["train", "--preset", "small", "--data", str(imagenette), "--out",
-                     str(tmp_path / "pre"), "--epochs", "2", "--set", "warmup_epochs=0.5",
-                     *common]) == 0
+                     str(tmp_path / "pre"), "--epochs", "8", "--set", "warmup_epochs=2",
+                     "--set", "eval_max_images=500"]) == 0
     tuned, scratch = tmp_path / "tuned", tmp_path / "scratch"
-    assert cli.main(["train", "--pretrained", str(tmp_path / "pre"), "--data", str(data),
-                     "--out", str(tuned), "--epochs", "10", *common]) == 0
-    assert cli.main(["train", "--preset", "small", "--data", str(data), "--out", str(scratch),
-                     "--epochs", "10", *common]) == 0
+    common = ["--data", str(data), "--epochs", "10", "--batch-size", "32", "--workers", "2"]
+    assert cli.main(["train", "--pretrained", str(tmp_path / "pre"), "--freeze", "none",
+                     "--out", str(tuned), *common]) == 0
+    assert cli.main(["train", "--preset", "small", "--out", str(scratch), *common]) == 0
     capsys.readouterr()
     err_tuned, err_scratch = (_ckpt(out)["progress"]["last_eval"]["top1_err"]
                               for out in (tuned, scratch))
     print(f"CIFAR-10 subset top-1 error: fine-tuned {err_tuned:.3f}, scratch {err_scratch:.3f}")
-    assert err_tuned < err_scratch - 0.08, (err_tuned, err_scratch)
+    assert err_tuned < err_scratch - 0.07, (err_tuned, err_scratch)
