@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,17 +12,16 @@ import torch
 from torch import nn
 
 from ..data import BadImageError, decode_image, open_eval_dataset
-from ..data.eval_set import EVAL_SPLITS
 from ..data.image_sources import image_files
 from ..models import list_models
 from ..runtimes import RUNTIMES, check_runtime, on_runtime
 from . import embeddings
+from .arguments import WEIGHTS_HELP, add_inference_args, add_quiet, add_run_args, inference_kwargs
 from .blacklist import blacklist_mask, read_blacklist
 from .calibration import calibration_batches
 from .classes import check_class_names
 from .embeddings import SAME_FACE_THRESHOLD, embed, is_embedding, preview, squared_distance
 from .failures import write_report
-from .inference_args import add_inference_args, inference_kwargs
 from .loading import class_names, load_for_eval
 from .loop import collect_predictions, summarize_predictions, view_config
 from .paper import published_beside
@@ -34,8 +32,6 @@ from .views import CROP_COUNTS, crop_definition, split_view_config, view_pixels
 
 # Errors and accuracies in the JSON are fractions, as in every file the project writes.
 UNIT = "fraction (0-1) for errors and accuracies"
-WEIGHTS_HELP = ("our folder (config.json + model.safetensors), a training checkpoint (.pt) or "
-                "its run folder, or any file/timm:NAME create_model(pretrained=...) reads")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,13 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None,
                    help="registry name (default: the one the weights' config names)")
     p.add_argument("--weights", required=True, metavar="W", help=WEIGHTS_HELP)
-    _add_run_args(p)
+    add_run_args(p)
+    _add_runtime(p)
     p.set_defaults(func=run_evaluate)
     p = sub.add_parser("ensemble", description="average several models' probabilities (Table 5)")
     p.add_argument("--member", action="append", required=True, metavar="[NAME=]W",
                    help="one member (repeat): registry name = weights, or weights alone when "
                         "they carry their config")
-    _add_run_args(p)
+    add_run_args(p)
+    _add_runtime(p)
     p.set_defaults(func=run_ensemble)
     p = sub.add_parser("predict", description="top-k classes of images (an embedding network: "
                                        "their embeddings)")
@@ -66,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, metavar="OUT", help="also write the results here")
     p.add_argument("--embeddings", default=None, metavar="OUT",
                    help="an embedding network's vectors as OUT.npy (N x D) or OUT.csv")
-    _add_quiet(p)
+    add_quiet(p)
     p.set_defaults(func=run_predict)
     p = sub.add_parser("compare", description="are two face images the same person? (an embedding "
                                        "network: FaceNet)")
@@ -89,56 +87,6 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
                         "Runtime (float32, int8) / OpenVINO (float32, bfloat16, int8) on our "
                         "exported graph, on the CPU; preprocessing and crops are the same "
                         "(pip install 'inception-v4[runtimes]')")
-
-
-def _add_quiet(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bar (there is none either when stderr is not a terminal)")
-
-
-def _add_run_args(p: argparse.ArgumentParser) -> None:
-    add_inference_args(p)
-    _add_runtime(p)
-    _add_quiet(p)
-    p.add_argument("--data", required=True,
-                   help="the evaluation set: a folder of class folders (every image); a folder "
-                        "with train/ and val/ (or test/), or train.tar and val.tar (its val "
-                        "part); a flat folder of ILSVRC2012_val_%%08d.JPEG images with "
-                        "--labels; a folder with ILSVRC2012_img_val.tar and "
-                        "ILSVRC2012_devkit_t12.tar.gz; or embedded")
-    p.add_argument("--split", choices=EVAL_SPLITS, default="auto",
-                   help="auto (default): every image of a single class-folder tree or flat "
-                        "set, the val part beside a train part; val: the val part (of a single "
-                        "tree, the 10%% training holds out); train: the train part; all: "
-                        "every image of every part")
-    p.add_argument("--labels", default=None, metavar="FILE",
-                   help="labels of a flat ILSVRC-2012 validation folder or "
-                        "ILSVRC2012_img_val.tar: Caffe's val.txt (filename label, sorted-wnid "
-                        "order), the devkit's ILSVRC2012_validation_ground_truth.txt (meta.mat "
-                        "beside it), the devkit folder, or ILSVRC2012_devkit_t12.tar.gz")
-    p.add_argument("--crops", type=int, choices=CROP_COUNTS, default=1,
-                   help="1: central crop; 12: one scale, centre square, 6 crops + mirrors; "
-                        "144: GoogLeNet's 4 scales x 3 squares x 6 crops x 2")
-    p.add_argument("--ema", action="store_true",
-                   help="use a training checkpoint's averaged weights (the paper evaluates "
-                        "the running average)")
-    p.add_argument("--blacklist", default=None, metavar="FILE",
-                   help="ILSVRC-2014 blacklist (one 1-based val index per line): also report "
-                        "the non-blacklisted subset")
-    p.add_argument("--batch-size", type=int, default=32, help="views per forward pass")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
-                   help="image decoding processes (0: in the main process)")
-    p.add_argument("--limit", type=int, default=None, metavar="N",
-                   help="evaluate N images evenly spaced over the set (quick checks)")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="skip unreadable images (listed in the output) instead of stopping")
-    p.add_argument("--by-index", action="store_true",
-                   help="score by class index even when the weights' class names are not the "
-                        "data's (normally an error)")
-    p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
-    p.add_argument("--report", default=None, metavar="DIR",
-                   help="failure analysis: per-class accuracy, confusions, worst images")
 
 
 def resolve_device(name: str) -> torch.device:
