@@ -85,7 +85,7 @@ def alternate_signal_stack_usable() -> bool:
 def process_state() -> dict:
     """What a test that loads third-party runtimes must leave unchanged: Python threads,
     signal handlers, the environment and the main thread's alternate signal stack (a stale
-    one crashed the next signal: ``bench.runtimes.openvino_core``). Native thread pools
+    one crashed the next signal: ``runtimes.openvino_core``). Native thread pools
     (OpenMP, TBB, ONNX Runtime) persist by design and are not compared."""
     handlers = {s.name: signal.getsignal(s) for s in signal.valid_signals()
                 if isinstance(s, signal.Signals)}

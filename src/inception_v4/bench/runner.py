@@ -34,7 +34,7 @@ from .contestants import (
     training_step,
 )
 from .memory import measure_memory
-from .runtimes import runtime_contestants
+from .runtime_contestants import runtime_contestants
 from .timing import interleaved
 from .twins import channels_last, timm_twin
 

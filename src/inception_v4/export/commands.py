@@ -11,19 +11,7 @@ from torch import nn
 from ..models import build_network
 from ..tolerances import rel_tol
 from ..weights import resolve_model
-from .graphs import (
-    ATOL,
-    FORMATS,
-    MIN_OPSET,
-    ExportCheckError,
-    check_int8_program,
-    check_onnx,
-    check_program,
-    example_input,
-    export_int8_program,
-    export_onnx,
-    export_program,
-)
+from . import graphs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="our folder, a training checkpoint (.pt) or run folder, or anything "
                         "create_model(pretrained=...) reads; random init if omitted")
     p.add_argument("--ema", action="store_true", help="a training checkpoint's averaged weights")
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--format", required=True, choices=graphs.FORMATS)
     p.add_argument("--out", required=True, type=Path, help="file to write")
     p.add_argument("--fixed-batch", type=int, default=None, metavar="N",
                    help="fix the batch axis at N (default: a symbolic batch axis, any batch "
@@ -50,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "256 images of --calibration DATA")
     p.add_argument("--calibration", default=None, metavar="DATA",
                    help="int8: any data evaluate or predict reads")
-    p.add_argument("--opset", type=int, default=MIN_OPSET, help="ONNX opset (17 or newer)")
+    p.add_argument("--opset", type=int, default=graphs.MIN_OPSET, help="ONNX opset (17 or newer)")
     p.add_argument("--image-size", type=int, default=None, help="input side (default: model's)")
     p.add_argument("--num-classes", type=int, default=None)
     p.add_argument("--width", type=float, default=None,
@@ -94,19 +82,19 @@ def run_export(args: argparse.Namespace) -> int:
         return _run_int8(args, model)
     try:
         if args.format == "onnx":
-            export_onnx(model, args.out, opset=args.opset, **shape)
-            diff = check_onnx(model, args.out, **check)
+            graphs.export_onnx(model, args.out, opset=args.opset, **shape)
+            diff = graphs.check_onnx(model, args.out, **check)
         else:
-            export_program(model, args.out, **shape)
-            diff = check_program(model, args.out, **check)
-    except (ImportError, ExportCheckError) as err:
+            graphs.export_program(model, args.out, **shape)
+            diff = graphs.check_program(model, args.out, **check)
+    except (ImportError, graphs.ExportCheckError) as err:
         print(f"inception-v4 export: error: {err}", file=sys.stderr)
         return 1
-    size = example_input(model, args.image_size, 1).shape[1:]
+    size = graphs.example_input(model, args.image_size, 1).shape[1:]
     batch = "batch" if dynamic else str(args.fixed_batch)
     print(f"wrote {args.out} ({args.format}, {model.spec.name}); input [{batch}, "
           f"{', '.join(map(str, size))}] float32 ({'any batch size' if dynamic else 'fixed batch'}"
-          f"); max abs difference to PyTorch {diff:.3g} (allowed {ATOL:g})")
+          f"); max abs difference to PyTorch {diff:.3g} (allowed {graphs.ATOL:g})")
     return 0
 
 
@@ -118,9 +106,9 @@ def _run_int8(args: argparse.Namespace, model: nn.Module) -> int:
         raise ValueError("--dtype int8 writes a torch.export program: use --format "
                          "exported-program")
     try:
-        export_int8_program(model, args.out, args.calibration)
-        rel = check_int8_program(model, args.out)
-    except (ImportError, ExportCheckError) as err:
+        graphs.export_int8_program(model, args.out, args.calibration)
+        rel = graphs.check_int8_program(model, args.out)
+    except (ImportError, graphs.ExportCheckError) as err:
         print(f"inception-v4 export: error: {err}", file=sys.stderr)
         return 1
     print(f"wrote {args.out} (int8 exported-program, {model.spec.name}); input [batch, ...] "
