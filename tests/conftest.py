@@ -34,6 +34,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             + (f"; held below the machine by {' '.join(held)}" if held else "")]
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``pytest -q`` (``make test``) prints no header: the machine's lines are written anyway."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and session.config.get_verbosity() < 0:
+        for line in pytest_report_header(session.config):
+            reporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` beside the checkout; tests that need it skip when it is absent."""
