@@ -1,7 +1,8 @@
 """Where inference time goes: torch.profiler over our eager fused graph and the same graph
-compiled by inductor (freezing, channels-last), float32.
+compiled by inductor (freezing, channels-last), float32 or bf16; int8 (PT2E) compiled only.
 
     python benchmarks/profile_inference.py [--model inception_v4] [--batch 8] [--threads 2]
+                                           [--dtype {float32,bfloat16,int8}]
 
 Seeded weights with BatchNorm statistics from one training-mode pass (as ``bench``), then
 ``--iters`` profiled forward passes of each after two warm-up passes. Prints the ops by self
@@ -65,6 +66,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--top", type=int, default=12)
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "int8"), default="float32")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -73,13 +75,20 @@ def main() -> None:
                                     generator=torch.Generator().manual_seed(1)))
     x = torch.randn(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(0))
     x = x.contiguous(memory_format=torch.channels_last)
-    fused = optimize_for_inference(model)
-    with torch.inference_mode():
-        report("eager fused", profiled(fused, x, args.iters), args.top)
-    with inductor_config.patch({"cpp.enable_kernel_profile": True}):  # names inductor's kernels
-        compiled = optimize_for_inference(model, compile=True, batch_size=args.batch)
+    if args.dtype != "int8":  # int8 is compiled only
+        fused = optimize_for_inference(model, dtype=args.dtype)
         with torch.inference_mode():
-            report("compiled (inductor, freezing)", profiled(compiled, x, args.iters), args.top)
+            report(f"eager fused {args.dtype}", profiled(fused, x, args.iters), args.top)
+    calibration = None
+    if args.dtype == "int8":  # as bench: 32 seeded random images
+        calibration = torch.randn(32, *x.shape[1:], generator=torch.Generator().manual_seed(2))
+        calibration = calibration.split(8)
+    with inductor_config.patch({"cpp.enable_kernel_profile": True}):  # names inductor's kernels
+        compiled = optimize_for_inference(model, dtype=args.dtype, compile=True,
+                                          calibration=calibration, batch_size=args.batch)
+        with torch.inference_mode():
+            report(f"compiled {args.dtype} (inductor, freezing)",
+                   profiled(compiled, x, args.iters), args.top)
 
 
 if __name__ == "__main__":
