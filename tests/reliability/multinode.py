@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 HOOKED = Path(__file__).with_name("faulty_train.py")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -102,16 +100,3 @@ def saved_step(agents: list[Agent]) -> int:
     """The newest checkpoint step any worker reported (``SAVED <step>``)."""
     steps = [int(w[1]) for a in agents for w in a.words() if w[:1] == ["SAVED"]]
     return max(steps, default=0)
-
-
-def max_difference(a: Path, b: Path) -> float:
-    """Largest difference of the model and averaged weights of two runs' last.pt."""
-    sa = torch.load(a / "checkpoints" / "last.pt", weights_only=True)
-    sb = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
-    assert sa["progress"]["step"] == sb["progress"]["step"]
-    worst = 0.0
-    for ta, tb in ((sa["model"], sb["model"]), (sa["ema"]["module"], sb["ema"]["module"])):
-        for k, v in ta.items():
-            if v.is_floating_point():
-                worst = max(worst, (tb[k] - v).abs().max().item())
-    return worst

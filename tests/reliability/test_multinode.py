@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from multinode import TRAIN, Agent, free_port, max_difference, saved_step, torchrun_node
+from multinode import TRAIN, Agent, free_port, saved_step, torchrun_node
 from multinode import wait_until as wait_for
-from train_helpers import make_image_folder
+from train_helpers import make_image_folder, weights_difference
 
 from inception_v4 import cli
 
@@ -59,7 +59,7 @@ def test_killed_worker_on_one_node_restarts_both_groups(reference: tuple[Path, P
     assert "resuming from" in "".join(texts)
     state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
     assert state["progress"]["step"] == STEPS and state["sampler"]["world"] == 2
-    worst = max_difference(one, out)
+    worst = weights_difference(one, out)
     assert worst <= 1e-5, worst
     reliability("multi-node", "SIGKILL of one node's worker (2 agents, --nnodes 2, "
                 "--max-restarts 2)", 1, f"both groups restart from the last checkpoint and "
@@ -79,7 +79,7 @@ def test_lost_node_leaves_the_survivor_to_finish_alone(reference: tuple[Path, Pa
     assert len(nodes[0].workers()) >= 2 and "1 processes instead of 2" in text
     state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
     assert state["progress"]["step"] == STEPS and state["sampler"]["world"] == 1
-    worst = max_difference(one, out)
+    worst = weights_difference(one, out)
     assert worst <= 1e-5, worst
     reliability("multi-node", "node lost: agent and worker SIGKILLed (--nnodes 1:2)", 1,
                 f"the survivor re-rendezvouses alone, resumes at world size 1 and finishes; "

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import tiny_args
-from multinode import TRAIN, Agent, max_difference, wait_until
+from multinode import TRAIN, Agent, wait_until
 from test_kill import ENV, HOOKED, check_files, weights
-from train_helpers import make_image_folder
+from train_helpers import make_image_folder, weights_difference
 
 from inception_v4.checkpoint import files
 from inception_v4.cli import main
@@ -172,7 +172,7 @@ def test_sigterm_to_one_torchrun_rank_stops_every_rank_at_the_same_step(
     assert "a stop signal on another rank: stopped after step" in group.text()
     again = Agent(command)
     assert again.wait(600) == 0, again.text()[-3000:]
-    worst = max_difference(tmp_path / "one", out)
+    worst = weights_difference(tmp_path / "one", out)
     assert worst <= 1e-5, worst
     reliability("preemption", "SIGTERM to one of 2 torchrun ranks", 1,
                 f"every rank stops at the same step, exit 0, checkpoint there; resumed, "

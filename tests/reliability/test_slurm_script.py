@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import REPO
-from multinode import ENV, TRAIN, Agent, free_port, max_difference, wait_until
-from train_helpers import make_image_folder
+from multinode import ENV, TRAIN, Agent, free_port, wait_until
+from train_helpers import make_image_folder, weights_difference
 
 from inception_v4.checkpoint.files import step_files
 
@@ -84,7 +84,7 @@ def test_readme_slurm_script_checkpoints_requeues_and_finishes(tmp_path: Path,
     again.wait(600)
     assert newest() == steps, again.text()[-4000:]
     assert whole.wait(600) == 0
-    assert max_difference(tmp_path / "whole", out) == 0.0
+    assert weights_difference(tmp_path / "whole", out) == 0.0
     reliability("multi-node", "README SLURM script: SIGUSR1 before the time limit (2 local "
                 "agents)", 1, "every worker checkpoints and exits, the job requeues itself; "
                 "the requeued run finishes bit-identical to an uninterrupted 2-process run")
