@@ -2,7 +2,8 @@
 127.0.0.1, gloo). SIGKILL of one node's worker restarts both groups (``--max-restarts``)
 from the last checkpoint; with ``--nnodes 1:2``, losing a whole node (agent and worker) lets
 the survivor re-rendezvous alone and finish at world size 1. With ``--sync-bn`` both end
-within 1e-5 of an uninterrupted one-process run."""
+as close to an uninterrupted one-process run as rounding allows
+(``train_helpers.rounding_bound``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 import torch
 from multinode import TRAIN, Agent, free_port, saved_step, torchrun_node
 from multinode import wait_until as wait_for
-from train_helpers import make_image_folder, weights_difference
+from train_helpers import make_image_folder, rounding_bound, weights_difference
 
 from inception_v4 import cli
 
@@ -24,18 +25,24 @@ pytestmark = [pytest.mark.slow,
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The data and an uninterrupted one-process run of it."""
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
+    """The data, an uninterrupted one-process run of it, and how far rounding alone moves
+    that run (:func:`train_helpers.rounding_bound`)."""
     root = tmp_path_factory.mktemp("nodes")
     data = make_image_folder(root / "data")
+
+    def one_process(out: Path) -> None:
+        assert cli.main(["train", "--data", str(data), "--out", str(out),
+                         "--max-steps", str(STEPS), "--epochs", "2", *TRAIN]) == 0
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert cli.main(["train", "--data", str(data), "--out", str(root / "one"),
-                         "--max-steps", str(STEPS), "--epochs", "2", *TRAIN]) == 0
+        one_process(root / "one")
+        bound = rounding_bound(one_process, root / "one", threads=2)
     finally:
         torch.set_num_threads(threads)
-    return data, root / "one"
+    return data, root / "one", bound
 
 
 def _nodes(nnodes: str, data: Path, out: Path) -> list[Agent]:
@@ -45,9 +52,9 @@ def _nodes(nnodes: str, data: Path, out: Path) -> list[Agent]:
     return [Agent(torchrun_node(nnodes, port, host, args)) for host in (True, False)]
 
 
-def test_killed_worker_on_one_node_restarts_both_groups(reference: tuple[Path, Path],
+def test_killed_worker_on_one_node_restarts_both_groups(reference: tuple[Path, Path, float],
                                                        tmp_path: Path, reliability) -> None:  # noqa: ANN001
-    data, one = reference
+    data, one, bound = reference
     out = tmp_path / "run"
     nodes = _nodes("2", data, out)
     wait_for(lambda: saved_step(nodes) >= 2 and nodes[1].workers(), nodes, 600)
@@ -60,15 +67,15 @@ def test_killed_worker_on_one_node_restarts_both_groups(reference: tuple[Path, P
     state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
     assert state["progress"]["step"] == STEPS and state["sampler"]["world"] == 2
     worst = weights_difference(one, out)
-    assert worst <= 1e-5, worst
+    assert worst <= bound, (worst, bound)
     reliability("multi-node", "SIGKILL of one node's worker (2 agents, --nnodes 2, "
                 "--max-restarts 2)", 1, f"both groups restart from the last checkpoint and "
-                f"finish; weights within 1e-5 of a 1-process run ({worst:.1e})")
+                f"finish; weights within rounding of a 1-process run ({worst:.1e})")
 
 
-def test_lost_node_leaves_the_survivor_to_finish_alone(reference: tuple[Path, Path],
+def test_lost_node_leaves_the_survivor_to_finish_alone(reference: tuple[Path, Path, float],
                                                        tmp_path: Path, reliability) -> None:  # noqa: ANN001
-    data, one = reference
+    data, one, bound = reference
     out = tmp_path / "run"
     nodes = _nodes("1:2", data, out)
     wait_for(lambda: saved_step(nodes) >= 2, nodes, 600)
@@ -80,7 +87,7 @@ def test_lost_node_leaves_the_survivor_to_finish_alone(reference: tuple[Path, Pa
     state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
     assert state["progress"]["step"] == STEPS and state["sampler"]["world"] == 1
     worst = weights_difference(one, out)
-    assert worst <= 1e-5, worst
+    assert worst <= bound, (worst, bound)
     reliability("multi-node", "node lost: agent and worker SIGKILLed (--nnodes 1:2)", 1,
                 f"the survivor re-rendezvouses alone, resumes at world size 1 and finishes; "
-                f"weights within 1e-5 of a 1-process run ({worst:.1e})")
+                f"weights within rounding of a 1-process run ({worst:.1e})")

@@ -19,7 +19,7 @@ import torch
 from conftest import tiny_args
 from multinode import TRAIN, Agent, wait_until
 from test_kill import ENV, HOOKED, check_files, weights
-from train_helpers import make_image_folder, weights_difference
+from train_helpers import make_image_folder, rounding_bound, weights_difference
 
 from inception_v4.checkpoint import files
 from inception_v4.cli import main
@@ -156,7 +156,11 @@ def test_sigterm_to_one_torchrun_rank_stops_every_rank_at_the_same_step(
     data = make_image_folder(tmp_path / "data")
     args = ["--data", str(data), "--max-steps", "6", "--epochs", "2", *TRAIN,
             "--checkpoint-every", "0"]
-    assert main(["train", "--out", str(tmp_path / "one"), *args]) == 0
+    def one_process(out: Path) -> None:
+        assert main(["train", "--out", str(out), *args]) == 0
+
+    one_process(tmp_path / "one")  # on one thread (conftest)
+    bound = rounding_bound(one_process, tmp_path / "one", threads=2)
     out = tmp_path / "run"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc-per-node", "2", str(HOOKED), "--out", str(out), *args]
@@ -173,10 +177,10 @@ def test_sigterm_to_one_torchrun_rank_stops_every_rank_at_the_same_step(
     again = Agent(command)
     assert again.wait(600) == 0, again.text()[-3000:]
     worst = weights_difference(tmp_path / "one", out)
-    assert worst <= 1e-5, worst
+    assert worst <= bound, (worst, bound)
     reliability("preemption", "SIGTERM to one of 2 torchrun ranks", 1,
                 f"every rank stops at the same step, exit 0, checkpoint there; resumed, "
-                f"weights within 1e-5 of a 1-process run ({worst:.1e})")
+                f"weights within rounding of a 1-process run ({worst:.1e})")
 
 
 @pytest.mark.slow
