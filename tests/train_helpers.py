@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 COLOURS = [(220, 40, 40), (40, 200, 60), (50, 60, 230), (230, 220, 40)]
@@ -29,8 +30,6 @@ def make_image_folder(root: Path, classes: int = 3, train: int = 8, val: int = 4
 def weights_difference(a: Path, b: Path) -> float:
     """The largest difference of the model's and the averaged weights' float tensors between
     two run folders' last checkpoints, which must be at the same step."""
-    import torch
-
     sa = torch.load(a / "checkpoints" / "last.pt", weights_only=True)
     sb = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
     assert sa["progress"]["step"] == sb["progress"]["step"]
@@ -48,19 +47,18 @@ def rounding_bound(reference: Callable[[Path], None], out: Path, threads: int) -
     ``threads`` threads (another order of summation, nothing else), and at least 1e-5.
 
     Processes and threads change only the order in which a gradient's terms are summed (a
-    relative 1e-7 of float32), but the runs below are chaotic and grow it step by step; how
+    relative 1e-7 of float32), but the tests' small runs are chaotic and grow it step by step; how
     much depends on the kernels: on AVX2 oneDNN one thread sums a batch of 8 as two ranks of
     4 do (2e-7 after 4 steps), on AVX-512 oneDNN it does not (1.7e-4 after 4 steps, an
     Intel Xeon with AMX). A bug (another batch, a lost optimizer or BN state) moves the
     weights by the order of the learning rate (2e-3 in these tests) at every step, on every
     CPU.
     """
-    import torch
-
+    redone = out.with_name(f"{out.name}-{threads}-threads")
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        reference(out.with_name(out.name + f"-{threads}-threads"))
+        reference(redone)
     finally:
         torch.set_num_threads(before)
-    return max(1e-5, 4 * weights_difference(out, out.with_name(out.name + f"-{threads}-threads")))
+    return max(1e-5, 4 * weights_difference(out, redone))
